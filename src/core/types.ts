@@ -1,0 +1,163 @@
+// Shared data contracts of the core. Everything here is plain data so that the
+// CLI, the extension and the webview can pass it around as JSON.
+
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
+
+export interface ChatMessage {
+  role: Role;
+  content: string;
+}
+
+/** One accepted line of a log, normalised. Unknown fields stay in `raw`. */
+export interface LogRecord {
+  /** 1-based line number in the log file. */
+  line: number;
+  /** prompt_id (top level or metadata.prompt_id) or `line:N` when absent. */
+  id: string;
+  /** The plain prompt (CJE shape) when the record has one. */
+  prompt?: string;
+  /** The conversation before the response (chat shape), without any system prompt a policy adds. */
+  messages?: ChatMessage[];
+  response: string;
+  baseLogprob?: number | null;
+  targetLogprobs?: Record<string, number | null>;
+  judgeScore?: number | null;
+  oracleLabel?: number | null;
+  /** The parsed JSON object exactly as it was on the line. */
+  raw: Record<string, unknown>;
+}
+
+/** A line that could not be used, with where and why. */
+export interface LogIssue {
+  file: string;
+  line: number;
+  /** Dotted path of the offending field, when one is to blame. */
+  field?: string;
+  reason: string;
+}
+
+/** A completions template, loaded from templates/<name>.json. */
+export interface TemplateSpec {
+  name: string;
+  description: string;
+  /** Model families this template is the published chat format of. */
+  families: string[];
+  /** Beginning-of-sequence token text the template writes at the very start ('' for none). */
+  bos: string;
+  /** End-of-sequence token text of the tokenizer. */
+  eos: string;
+  /** Whether the model's tokenizer (and so a completions server) prepends BOS by itself. */
+  tokenizerAddsBos: boolean;
+  /** Text written before/after each message of a role. `{content}` is not used: content goes between. */
+  turns: Record<'system' | 'user' | 'assistant', { prefix: string; suffix: string }>;
+  /** How a system message is placed when the format has no system turn of its own. */
+  systemHandling: 'own-turn' | 'merge-into-first-user' | 'merge-into-last-user' | 'unsupported';
+  /** Separator used when merging a system prompt into a user message. */
+  systemMergeSeparator?: string;
+  /** Text that opens the assistant turn to be scored (usually turns.assistant.prefix). */
+  generationPrefix: string;
+  /** The token(s) that close the assistant response: the end-of-turn whose probability may be scored. */
+  endOfTurn: string;
+  /** Text written after endOfTurn when more turns follow (e.g. "\n" for chatml). */
+  afterEndOfTurn?: string;
+  /** Default system prompt the family's chat template inserts when the conversation has none. */
+  defaultSystemPrompt?: string | null;
+  /** Model-version variants: the first whose `match` regex matches the model name applies. */
+  variants?: TemplateVariant[];
+  /** Free-form notes about traps of this family, shown in hovers and docs. */
+  notes?: string[];
+}
+
+export interface TemplateVariant {
+  name: string;
+  /** Case-insensitive regular expression tested against the policy's model name. */
+  match: string;
+  /** Fields of TemplateSpec this variant replaces. */
+  overrides: Partial<Omit<TemplateSpec, 'name' | 'variants'>>;
+}
+
+/** The flat text a model sees and where the scored response lies in it (UTF-16 indices). */
+export interface RenderedPrompt {
+  text: string;
+  /** Start of the response text. */
+  responseStart: number;
+  /** End of the response text (exclusive). */
+  responseEnd: number;
+  /** End of the scored span: responseEnd plus the end-of-turn token when it is scored. */
+  scoredEnd: number;
+  /** The template and variant that produced it. */
+  template: string;
+  variant?: string;
+}
+
+export type ProviderName = 'fireworks' | 'openai-compatible' | 'local';
+
+export interface PolicyConfig {
+  provider: ProviderName;
+  model: string;
+  template: string;
+  templateVariant?: string;
+  systemPrompt?: string;
+  baseURL?: string;
+  /** Name of the environment variable that holds the API key (never the key itself). */
+  apiKeyEnv?: string;
+  concurrency?: number;
+  batchSize?: number;
+  /** Whether the end-of-turn token after the response is part of the scored span (default true). */
+  scoreEndOfTurn?: boolean;
+  maxRetries?: number;
+  timeoutMs?: number;
+}
+
+export interface CjeConfig {
+  behavior: string;
+  policies: Record<string, PolicyConfig>;
+  /** Tolerance (nats) for logged-vs-rescored checks. */
+  logprobTolerance?: number;
+}
+
+/** How the response span was located among the echoed tokens. */
+export type SpanMethod =
+  | 'text_offset' // server offsets, verified against the token strings
+  | 'token_text' // offsets unusable; walked the token strings over the text
+  | 'prefix_count'; // no usable offsets or strings: counted the prompt's tokens (approximate)
+
+export interface SpanInfo {
+  method: SpanMethod;
+  /** The unit the server's text_offset turned out to be in. */
+  offsetUnit?: 'utf16' | 'codepoint' | 'utf8';
+  /** A constant shift applied to the offsets (e.g. a BOS decoded as text). */
+  offsetShift?: number;
+  approximate: boolean;
+  /** Index of the first and one past the last scored token in the echo. */
+  firstToken: number;
+  endToken: number;
+  endOfTurnScored: boolean;
+  /** Tokens that straddle the prompt/response boundary, reported never hidden. */
+  straddle?: { index: number; token: string; side: 'start' | 'end'; included: boolean }[];
+  /** How the server tokenized: the joined text (what echo does) or prompt/response separately. */
+  tokenization: 'joined';
+  notes?: string[];
+}
+
+/** One line of the scores sidecar JSONL. */
+export interface ScoreLine {
+  /** sha256 of flattened prompt + response + policy fingerprint. */
+  key: string;
+  record: string;
+  line: number;
+  policy: string;
+  fingerprint: string;
+  logprob: number | null;
+  tokens: string[];
+  token_logprobs: number[];
+  entropy?: (number | null)[];
+  span: SpanInfo | null;
+  error: string | null;
+  /** Set when this line reuses the result of an identical-fingerprint policy. */
+  reused_from?: string;
+  model: string;
+  template: string;
+  provider: ProviderName;
+  scored_at: string;
+}
