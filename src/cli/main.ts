@@ -1,0 +1,42 @@
+import { parseArgs } from 'node:util';
+import { scoreCommand } from './score';
+
+const USAGE = `cje — teacher-forced log-probs and importance-weight diagnostics for off-policy evaluation
+
+Usage:
+  cje score LOG --config CONFIG [--out FILE] [--policy NAME ...] [--json]
+      Score every response of a JSONL log under each policy of the config,
+      appending to LOG.scores.jsonl (resumes where a previous run stopped).
+
+Exit codes: 0 all done, 1 some lines or records failed (or cancelled), 2 bad usage or config.
+`;
+
+export class UsageError extends Error {}
+
+export type Io = { out: NodeJS.WritableStream & { isTTY?: boolean }; err: NodeJS.WritableStream & { isTTY?: boolean } };
+
+export async function main(argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'score':
+        return await scoreCommand(rest, io);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        io.out.write(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${cmd}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err.write(`cje: ${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+export { parseArgs };

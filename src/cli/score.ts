@@ -1,0 +1,138 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatConfigProblem, loadConfig, policyDefaults } from '../core/config';
+import { formatIssue } from '../core/log-reader';
+import { resolveEndpoint } from '../core/providers';
+import { runScoring, type ScoreRunSummary } from '../core/score-run';
+import { CompletionsScorer } from '../scorers/completions';
+import type { Io } from './main';
+import { UsageError } from './main';
+import { formatTable, num } from './table';
+
+/** The config to use when none is named: cje.config.json beside the log, then in the working folder. */
+function findConfig(log: string): string | undefined {
+  for (const dir of [path.dirname(path.resolve(log)), process.cwd()]) {
+    const f = path.join(dir, 'cje.config.json');
+    if (fs.existsSync(f)) return f;
+  }
+  return undefined;
+}
+
+export async function scoreCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      out: { type: 'string', short: 'o' },
+      policy: { type: 'string', short: 'p', multiple: true },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+      'max-line-bytes': { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('score takes exactly one LOG file');
+  const log = positionals[0];
+  const configFile = values.config ?? findConfig(log);
+  if (!configFile) throw new UsageError('no --config given and no cje.config.json beside the log or in the working folder');
+  const loaded = loadConfig(configFile);
+  if (!loaded.config) {
+    for (const p of loaded.problems) io.err.write(formatConfigProblem(configFile, p) + '\n');
+    return 2;
+  }
+  const config = loaded.config;
+  const maxLineBytes = values['max-line-bytes'] ? Number(values['max-line-bytes']) : undefined;
+  if (maxLineBytes !== undefined && !(maxLineBytes > 0)) throw new UsageError('--max-line-bytes must be a positive number');
+
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(130);
+    io.err.write('\ncje: cancelling — results already written are kept; run the same command again to resume\n');
+    controller.abort(new Error('cancelled'));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const tty = !!io.err.isTTY && !values.quiet;
+  let lastDraw = 0;
+  try {
+    const summary = await runScoring({
+      logFile: log,
+      config,
+      outFile: values.out,
+      policies: values.policy,
+      maxLineBytes,
+      signal: controller.signal,
+      makeScorer: async (policy) => {
+        const ep = await resolveEndpoint(policy);
+        const d = policyDefaults(policy);
+        return new CompletionsScorer({ baseURL: ep.baseURL, apiKey: ep.apiKey, model: policy.model, batchSize: d.batchSize, maxRetries: d.maxRetries, timeoutMs: d.timeoutMs });
+      },
+      onIssue: (i) => {
+        if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}${formatIssue(i)}\n`);
+      },
+      onProgress: (p) => {
+        if (!tty) return;
+        const now = Date.now();
+        if (now - lastDraw < 100 && p.done < p.total) return;
+        lastDraw = now;
+        io.err.write(`\r\x1b[Kscoring ${p.done}/${p.total} records · ${p.rate.toFixed(1)}/s · ${p.failed} failed`);
+      },
+    });
+    if (tty) io.err.write('\r\x1b[K');
+    if (values.json) io.out.write(JSON.stringify(summary, null, 2) + '\n');
+    else io.out.write(formatSummary(summary));
+    return summary.failed || summary.badLines || summary.cancelled ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function formatSummary(s: ScoreRunSummary): string {
+  const out: string[] = [];
+  if (s.store.truncated) out.push(`recovered: the last line of ${s.outFile} was half-written (line ${s.store.truncated.line}); it was removed and scored again`);
+  if (s.store.corrupt.length) out.push(`${s.store.corrupt.length} unreadable line(s) in ${s.outFile} were ignored and their records scored again`);
+  out.push(
+    `records ${s.records} · scored ${s.scored} · skipped ${s.skipped} (already scored) · reused ${s.reused} (identical policy) · failed ${s.failed} · bad lines ${s.badLines} · ${s.seconds.toFixed(1)} s${s.cancelled ? ' · CANCELLED' : ''}`,
+  );
+  out.push(`scores: ${s.outFile}`);
+  out.push('');
+  const rows = s.policies.map((p) => [
+    p.name,
+    p.isBehavior ? 'behavior' : 'target',
+    p.sameAs.length ? `= ${p.sameAs.join(', ')}` : p.fingerprint,
+    String(p.scored),
+    String(p.failed),
+    p.meanLogprob === null ? '—' : num(p.meanLogprob, 3),
+    p.essFraction === null ? '—' : num(p.essFraction, 3),
+  ]);
+  out.push(formatTable(['policy', 'role', 'fingerprint', 'scored', 'failed', 'mean logprob', 'ESS/n'], rows));
+  for (const p of s.policies) {
+    if (p.sameAs.length && !p.isBehavior && p.sameAs.includes(s.policies.find((q) => q.isBehavior)!.name)) {
+      out.push(`${p.name} has the behavior policy's fingerprint: scored once, weight exactly 1 on every record`);
+    }
+  }
+  for (const p of s.policies) {
+    const l = p.logged;
+    if (!l || !l.over) continue;
+    out.push('');
+    out.push(
+      `WARNING ${p.name}: the logged ${l.field} differs from the rescored log-prob by more than ${l.tolerance} on ${l.over} of ${l.n} records (median |Δ| ${num(l.medianAbs, 3)}, max ${num(l.maxAbs, 3)}).`,
+    );
+    out.push(
+      '  Log-probs recorded from a chat API (generated tokens only, its own formatting) are not the teacher-forced log-prob of the same flat prompt; weights that mix the two are wrong. Use rescored values for every policy.',
+    );
+    for (const e of l.examples) out.push(`  line ${e.line} (${e.record}): logged ${num(e.logged, 4)}, rescored ${num(e.rescored, 4)}, Δ ${num(e.rescored - e.logged, 4)}`);
+  }
+  if (s.errors.length) {
+    out.push('');
+    out.push('errors:');
+    for (const e of s.errors.slice(0, 10)) out.push(`  ${e.count}× ${e.message}`);
+  }
+  if (s.issues.length) {
+    out.push('');
+    out.push(`${s.badLines} bad line(s) in ${s.logFile} (listed above), not scored`);
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,197 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Ajv, { type ErrorObject } from 'ajv';
+import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { packageRoot } from './package-root';
+import type { CjeConfig, PolicyConfig } from './types';
+
+export interface ConfigProblem {
+  /** Dotted path of the field, e.g. policies.premium.template ('' for the whole file). */
+  path: string;
+  message: string;
+  /** 1-based line and column of the offending value, when known. */
+  line?: number;
+  column?: number;
+  /** Character offset and length in the file, for editors. */
+  offset?: number;
+  length?: number;
+}
+
+export interface LoadedConfig {
+  file: string;
+  config: CjeConfig | null;
+  problems: ConfigProblem[];
+}
+
+/** Providers that only offer a chat API: they cannot return log-probs of a given response. */
+export const CHAT_ONLY_PROVIDERS: Readonly<Record<string, string>> = {
+  openai: 'OpenAI',
+  'openai-chat': 'OpenAI chat completions',
+  'azure-openai': 'Azure OpenAI',
+  anthropic: 'Anthropic',
+  google: 'Google Gemini',
+  gemini: 'Google Gemini',
+  vertex: 'Google Vertex AI',
+  bedrock: 'AWS Bedrock',
+  cohere: 'Cohere',
+};
+
+export function chatOnlyProviderMessage(provider: string): string {
+  const name = CHAT_ONLY_PROVIDERS[provider] ?? provider;
+  return (
+    `${name} is a chat API: it returns log-probs only for tokens it generates and applies its own formatting, ` +
+    `so it cannot teacher-force a logged response (no echo of prompt log-probs). ` +
+    `Score through a completions endpoint with echo instead: "fireworks", "openai-compatible" (e.g. vLLM: vllm serve MODEL) or "local".`
+  );
+}
+
+export const SCHEMA_FILE = 'schemas/cje.config.schema.json';
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+function validate(value: unknown): ErrorObject[] {
+  if (!validator) {
+    const schema = JSON.parse(fs.readFileSync(path.join(packageRoot(), SCHEMA_FILE), 'utf8'));
+    validator = new Ajv({ allErrors: true, strict: false }).compile(schema);
+  }
+  return validator(value) ? [] : [...(validator.errors ?? [])];
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function dotted(p: (string | number)[]): string {
+  return p.map((s) => (typeof s === 'number' ? `[${s}]` : s)).join('.').replace(/\.\[/g, '[');
+}
+
+function lineCol(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let last = -1;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    last = i;
+  }
+  return { line, column: offset - last };
+}
+
+/** Places a problem on the value at `p`, or on the nearest ancestor that exists. */
+function locate(text: string, root: Node | undefined, p: (string | number)[], onKey = false): Partial<ConfigProblem> {
+  if (!root) return {};
+  for (let k = p.length; k >= 0; k--) {
+    const node = findNodeAtLocation(root, p.slice(0, k));
+    if (!node) continue;
+    const target = onKey && k === p.length && node.parent?.type === 'property' ? node.parent.children![0] : node;
+    return { offset: target.offset, length: target.length, ...lineCol(text, target.offset) };
+  }
+  return {};
+}
+
+function ajvMessage(e: ErrorObject): { path: (string | number)[]; message: string; onKey?: boolean } {
+  const p = pointerToPath(e.instancePath);
+  switch (e.keyword) {
+    case 'required':
+      return { path: p, message: `is missing the required field "${(e.params as { missingProperty: string }).missingProperty}"` };
+    case 'additionalProperties': {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      return { path: [...p, extra], message: 'is not a known field', onKey: true };
+    }
+    case 'enum':
+      return { path: p, message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+    default:
+      return { path: p, message: e.message ?? 'is invalid' };
+  }
+}
+
+/** Parses and validates config text; never throws on bad input, returns problems instead. */
+export function parseConfig(text: string, file = 'cje.config.json'): LoadedConfig {
+  const parseErrors: ParseError[] = [];
+  const root = parseTree(text, parseErrors, { allowTrailingComma: true, disallowComments: false });
+  const problems: ConfigProblem[] = parseErrors.map((e) => ({
+    path: '',
+    message: `JSON syntax: ${printParseErrorCode(e.error)}`,
+    offset: e.offset,
+    length: e.length,
+    ...lineCol(text, e.offset),
+  }));
+  if (!root || problems.length) {
+    if (!root && !problems.length) problems.push({ path: '', message: 'the file is empty' });
+    return { file, config: null, problems };
+  }
+  const value = nodeValue(root);
+  const add = (p: (string | number)[], message: string, onKey = false) =>
+    problems.push({ path: dotted(p), message, ...locate(text, root, p, onKey) });
+
+  // Checked before the schema, whose enum error would not say why or what to use instead.
+  const policies = (value as { policies?: unknown })?.policies;
+  if (policies && typeof policies === 'object') {
+    for (const [name, pol] of Object.entries(policies as Record<string, unknown>)) {
+      const prov = (pol as { provider?: unknown })?.provider;
+      if (typeof prov === 'string' && prov in CHAT_ONLY_PROVIDERS) add(['policies', name, 'provider'], chatOnlyProviderMessage(prov));
+    }
+  }
+  const chatOnlyPaths = new Set(problems.map((p) => p.path));
+  for (const e of validate(value)) {
+    const m = ajvMessage(e);
+    if (chatOnlyPaths.has(dotted(m.path))) continue;
+    add(m.path, m.message, m.onKey);
+  }
+  if (problems.length) return { file, config: null, problems };
+
+  const config = value as CjeConfig;
+  if (!(config.behavior in config.policies)) {
+    add(['behavior'], `names "${config.behavior}", which is not among the policies (${Object.keys(config.policies).join(', ')})`);
+  }
+  for (const [name, pol] of Object.entries(config.policies)) {
+    if (pol.provider !== 'fireworks' && !pol.baseURL) {
+      add(['policies', name], pol.provider === 'local'
+        ? 'provider "local" needs baseURL of a running worker (start one with: cje worker --model DIR)'
+        : 'provider "openai-compatible" needs baseURL, e.g. "http://127.0.0.1:8000/v1" for vLLM');
+    }
+  }
+  return { file, config: problems.length ? null : config, problems };
+}
+
+function nodeValue(n: Node): unknown {
+  switch (n.type) {
+    case 'object': {
+      const o: Record<string, unknown> = {};
+      for (const prop of n.children ?? []) o[prop.children![0].value as string] = prop.children![1] ? nodeValue(prop.children![1]) : undefined;
+      return o;
+    }
+    case 'array':
+      return (n.children ?? []).map(nodeValue);
+    default:
+      return n.value;
+  }
+}
+
+export function loadConfig(file: string): LoadedConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return { file, config: null, problems: [{ path: '', message: `cannot read the config: ${(e as Error).message}` }] };
+  }
+  return parseConfig(text.replace(/^\uFEFF/, ''), file);
+}
+
+export function formatConfigProblem(file: string, p: ConfigProblem): string {
+  const where = p.line ? `${file}:${p.line}:${p.column}` : file;
+  return p.path ? `${where}: ${p.path} ${p.message}` : `${where}: ${p.message}`;
+}
+
+/** Effective per-policy settings with the defaults filled in. */
+export function policyDefaults(p: PolicyConfig): Required<Pick<PolicyConfig, 'concurrency' | 'batchSize' | 'scoreEndOfTurn' | 'maxRetries' | 'timeoutMs'>> {
+  return {
+    concurrency: p.concurrency ?? 4,
+    batchSize: p.batchSize ?? 8,
+    scoreEndOfTurn: p.scoreEndOfTurn ?? true,
+    maxRetries: p.maxRetries ?? 5,
+    timeoutMs: p.timeoutMs ?? 60000,
+  };
+}

@@ -1,0 +1,16 @@
+import * as fs from 'node:fs';
+
+/** Counts the lines of a file by streaming it (a last line without newline counts). */
+export async function countLines(file: string): Promise<number> {
+  let n = 0;
+  let last = 0x0a;
+  try {
+    for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+      for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) n++;
+      if (chunk.length) last = chunk[chunk.length - 1];
+    }
+  } catch {
+    return 0;
+  }
+  return last === 0x0a ? n : n + 1;
+}

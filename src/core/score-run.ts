@@ -1,0 +1,379 @@
+import type { Scorer, ScoreRequest } from '../scorers/scorer';
+import { policyDefaults } from './config';
+import { kishEss } from './diagnostics/weights';
+import { policyFingerprint, scoreKey } from './fingerprint';
+import { countLines } from './line-count';
+import { readLog } from './log-reader';
+import { ScoreStore, defaultScoresPath, type StoreOpenReport } from './score-store';
+import type { SpanResult } from './span';
+import { loadTemplate, renderPrompt, resolveTemplate } from './templates';
+import type { ChatMessage, CjeConfig, LogIssue, LogRecord, PolicyConfig, RenderedPrompt, ScoreLine, TemplateSpec } from './types';
+
+export interface ScoreProgress {
+  /** Records whose every policy is done (scored, skipped or failed). */
+  done: number;
+  /** Records in the log (an estimate from its line count until the end). */
+  total: number;
+  failed: number;
+  /** Records per second since the start. */
+  rate: number;
+}
+
+export interface ScoreRunOptions {
+  logFile: string;
+  config: CjeConfig;
+  outFile?: string;
+  /** Score only these policies (the behavior policy is always scored). */
+  policies?: string[];
+  /** Makes the backend for one fingerprint group; called once per group. */
+  makeScorer: (policy: PolicyConfig, name: string) => Promise<Scorer>;
+  signal?: AbortSignal;
+  onProgress?: (p: ScoreProgress) => void;
+  onIssue?: (i: LogIssue) => void;
+  maxLineBytes?: number;
+  /** How many individual mismatches to keep as examples in the summary. */
+  exampleLimit?: number;
+}
+
+export interface LoggedComparison {
+  /** Field of the log the rescored value was compared with. */
+  field: string;
+  n: number;
+  over: number;
+  tolerance: number;
+  medianAbs: number;
+  maxAbs: number;
+  examples: { record: string; line: number; logged: number; rescored: number }[];
+}
+
+export interface PolicySummary {
+  name: string;
+  fingerprint: string;
+  /** Other policies with the same fingerprint: scored once, weight 1 by construction. */
+  sameAs: string[];
+  isBehavior: boolean;
+  scored: number;
+  failed: number;
+  meanLogprob: number | null;
+  essFraction: number | null;
+  logged?: LoggedComparison;
+}
+
+export interface ScoreRunSummary {
+  logFile: string;
+  outFile: string;
+  records: number;
+  badLines: number;
+  issues: LogIssue[];
+  /** (record, policy) results written in this run. */
+  scored: number;
+  /** (record, policy) results already in the scores file. */
+  skipped: number;
+  /** (record, policy) results reused from an identical-fingerprint policy. */
+  reused: number;
+  failed: number;
+  cancelled: boolean;
+  store: StoreOpenReport;
+  policies: PolicySummary[];
+  seconds: number;
+  /** Distinct error messages with how often each occurred. */
+  errors: { message: string; count: number }[];
+}
+
+interface Group {
+  fingerprint: string;
+  names: string[];
+  policy: PolicyConfig;
+  spec: TemplateSpec & { variant?: string };
+  scoreEndOfTurn: boolean;
+  scorer?: Scorer;
+  pending: Job[];
+  active: number;
+  concurrency: number;
+  waiters: (() => void)[];
+}
+
+interface Job {
+  record: LogRecord;
+  rendered: RenderedPrompt;
+  key: string;
+}
+
+/** The conversation a policy sees for a record: the policy's system prompt replaces any logged one. */
+export function conversationFor(record: LogRecord, policy: PolicyConfig): ChatMessage[] {
+  const base: ChatMessage[] = record.messages ?? [{ role: 'user', content: record.prompt ?? '' }];
+  if (policy.systemPrompt === undefined) return base;
+  return [{ role: 'system', content: policy.systemPrompt }, ...base.filter((m) => m.role !== 'system')];
+}
+
+function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = Float64Array.from(xs).sort();
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Scores every record of a log under every policy, appending to the scores file as results arrive. */
+export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary> {
+  const t0 = Date.now();
+  const { config } = opts;
+  const outFile = opts.outFile ?? defaultScoresPath(opts.logFile);
+  const wanted = opts.policies?.length ? new Set([config.behavior, ...opts.policies]) : undefined;
+  for (const n of opts.policies ?? []) if (!(n in config.policies)) throw new Error(`--policy ${n}: no such policy in the config (${Object.keys(config.policies).join(', ')})`);
+
+  const groups = new Map<string, Group>();
+  const fingerprintOf = new Map<string, string>();
+  for (const [name, policy] of Object.entries(config.policies)) {
+    if (wanted && !wanted.has(name)) continue;
+    const spec = resolveTemplate(loadTemplate(policy.template), policy.model, policy.templateVariant);
+    const fp = policyFingerprint(policy, spec.variant);
+    fingerprintOf.set(name, fp);
+    const g = groups.get(fp);
+    if (g) g.names.push(name);
+    else {
+      const d = policyDefaults(policy);
+      groups.set(fp, { fingerprint: fp, names: [name], policy, spec, scoreEndOfTurn: d.scoreEndOfTurn, pending: [], active: 0, concurrency: d.concurrency, waiters: [] });
+    }
+  }
+
+  const { store, report: storeReport } = await ScoreStore.open(outFile);
+  const issues: LogIssue[] = [];
+  let badLines = 0;
+  let records = 0;
+  let scored = 0;
+  let skipped = 0;
+  let reused = 0;
+  let failed = 0;
+  let doneRecords = 0;
+  const errorCounts = new Map<string, number>();
+  const logprobs = new Map<string, Map<number, number>>();
+  const failures = new Map<string, number>();
+  const logged = new Map<string, Map<number, { value: number; record: string }>>();
+  for (const names of [...groups.values()].map((g) => g.names)) {
+    for (const n of names) {
+      logprobs.set(n, new Map());
+      failures.set(n, 0);
+      logged.set(n, new Map());
+    }
+  }
+  // Jobs still open per record, so progress counts whole records.
+  const openJobs = new Map<number, number>();
+  const total = { value: await countLines(opts.logFile) };
+  const failedRecords = new Set<number>();
+  const emitProgress = () =>
+    opts.onProgress?.({ done: doneRecords, total: Math.max(total.value, records), failed: failedRecords.size, rate: doneRecords / Math.max(1e-3, (Date.now() - t0) / 1000) });
+
+  const finishJob = (line: number) => {
+    const left = (openJobs.get(line) ?? 1) - 1;
+    if (left <= 0) {
+      openJobs.delete(line);
+      doneRecords++;
+    } else openJobs.set(line, left);
+  };
+
+  const lineFor = (g: Group, name: string, job: Job, res: SpanResult): ScoreLine => ({
+    key: job.key,
+    record: job.record.id,
+    line: job.record.line,
+    policy: name,
+    fingerprint: g.fingerprint,
+    logprob: res.ok ? res.value.logprob : null,
+    tokens: res.ok ? res.value.tokens : [],
+    token_logprobs: res.ok ? res.value.token_logprobs : [],
+    ...(res.ok && res.value.entropy ? { entropy: res.value.entropy } : {}),
+    span: res.ok ? res.value.span : null,
+    error: res.ok ? null : res.error,
+    ...(g.names.length > 1 && name !== g.names[0] ? { reused_from: g.names[0] } : {}),
+    model: g.policy.model,
+    template: g.spec.variant ? `${g.policy.template}:${g.spec.variant}` : g.policy.template,
+    provider: g.policy.provider,
+    scored_at: new Date().toISOString(),
+  });
+
+  const record = (name: string, rec: LogRecord, lp: number) => logprobs.get(name)!.set(rec.line, lp);
+  const fail = (name: string, rec: LogRecord, message: string) => {
+    failed++;
+    failures.set(name, failures.get(name)! + 1);
+    failedRecords.add(rec.line);
+    errorCounts.set(message, (errorCounts.get(message) ?? 0) + 1);
+  };
+
+  const write = (g: Group, jobs: Job[], results: SpanResult[]) => {
+    const lines: ScoreLine[] = [];
+    jobs.forEach((job, i) => {
+      for (const name of g.names) {
+        if (store.has(job.key, name)) continue;
+        const l = lineFor(g, name, job, results[i]);
+        lines.push(l);
+        if (l.error === null) {
+          record(name, job.record, l.logprob!);
+          if (name === g.names[0]) scored++;
+          else reused++;
+        } else fail(name, job.record, l.error);
+      }
+    });
+    store.append(lines);
+    for (const job of jobs) finishJob(job.record.line);
+    emitProgress();
+  };
+
+  const inflight = new Set<Promise<void>>();
+  let fatal: unknown;
+  const launch = async (g: Group) => {
+    while (g.active >= g.concurrency) await new Promise<void>((r) => g.waiters.push(r));
+    const batch = g.pending.splice(0, g.scorer!.batchSize);
+    if (!batch.length) return;
+    g.active++;
+    const reqs: ScoreRequest[] = batch.map((j) => ({ rendered: j.rendered, endOfTurn: g.spec.endOfTurn }));
+    const p = g
+      .scorer!.scoreBatch(reqs, opts.signal)
+      .then(
+        (results) => write(g, batch, results),
+        (e) => {
+          if (!opts.signal?.aborted) fatal ??= e;
+        },
+      )
+      .finally(() => {
+        g.active--;
+        inflight.delete(p);
+        g.waiters.shift()?.();
+      });
+    inflight.add(p);
+  };
+
+  try {
+    for (const g of groups.values()) g.scorer = await opts.makeScorer(g.policy, g.names[0]);
+    for await (const item of readLog(opts.logFile, { maxLineBytes: opts.maxLineBytes })) {
+      if (opts.signal?.aborted || fatal) break;
+      if (item.kind === 'issue') {
+        if (item.issue.line > 0) badLines++;
+        if (issues.length < 1000) issues.push(item.issue);
+        opts.onIssue?.(item.issue);
+        continue;
+      }
+      const rec = item.record;
+      records++;
+      openJobs.set(rec.line, groups.size);
+      if (rec.baseLogprob != null) logged.get(config.behavior)?.set(rec.line, { value: rec.baseLogprob, record: rec.id });
+      for (const [name, v] of Object.entries(rec.targetLogprobs ?? {})) if (v != null && name !== config.behavior) logged.get(name)?.set(rec.line, { value: v, record: rec.id });
+
+      for (const g of groups.values()) {
+        let rendered: RenderedPrompt;
+        try {
+          rendered = renderPrompt(g.spec, conversationFor(rec, g.policy), rec.response, { scoreEndOfTurn: g.scoreEndOfTurn });
+        } catch (e) {
+          const job: Job = { record: rec, rendered: { text: '', responseStart: 0, responseEnd: 0, scoredEnd: 0, template: g.spec.name }, key: `render-error:${rec.line}` };
+          write(g, [job], [{ ok: false, error: `template ${g.spec.name}: ${(e as Error).message}` }]);
+          continue;
+        }
+        const key = scoreKey(rendered, g.fingerprint);
+        const job: Job = { record: rec, rendered, key };
+        const missing = g.names.filter((n) => !store.has(key, n));
+        if (missing.length === 0) {
+          const prev = store.find(key)!;
+          for (const n of g.names) record(n, rec, prev.logprob!);
+          skipped += g.names.length;
+          finishJob(rec.line);
+          continue;
+        }
+        const prev = store.find(key);
+        if (prev) {
+          // Scored before under an identical policy: copy, never rescore.
+          const lines = missing.map((n) => ({ ...prev, policy: n, record: rec.id, line: rec.line, reused_from: prev.policy, scored_at: new Date().toISOString() }));
+          store.append(lines);
+          for (const n of g.names) record(n, rec, prev.logprob!);
+          reused += missing.length;
+          skipped += g.names.length - missing.length;
+          finishJob(rec.line);
+          continue;
+        }
+        g.pending.push(job);
+        if (g.pending.length >= g.scorer!.batchSize) await launch(g);
+      }
+      if (records % 64 === 0) emitProgress();
+    }
+    if (!opts.signal?.aborted && !fatal) {
+      for (const g of groups.values()) while (g.pending.length) await launch(g);
+    }
+    while (inflight.size) await Promise.race(inflight);
+  } finally {
+    store.close();
+    for (const g of groups.values()) await g.scorer?.close?.();
+  }
+  if (fatal) throw fatal;
+  emitProgress();
+
+  const tolerance = config.logprobTolerance ?? 0.01;
+  const behaviorLps = logprobs.get(config.behavior)!;
+  const policies: PolicySummary[] = [];
+  for (const g of groups.values()) {
+    for (const name of g.names) {
+      const lps = logprobs.get(name)!;
+      let sum = 0;
+      for (const v of lps.values()) sum += v;
+      let essFraction: number | null = null;
+      if (name !== config.behavior) {
+        const lw: number[] = [];
+        for (const [line, v] of lps) {
+          const b = behaviorLps.get(line);
+          if (b !== undefined) lw.push(v - b);
+        }
+        essFraction = lw.length ? kishEss(lw).fraction : null;
+      }
+      const summary: PolicySummary = {
+        name,
+        fingerprint: g.fingerprint,
+        sameAs: [...groups.values()].flatMap((o) => (o === g ? g.names.filter((n) => n !== name) : [])),
+        isBehavior: name === config.behavior,
+        scored: lps.size,
+        failed: failures.get(name)!,
+        meanLogprob: lps.size ? sum / lps.size : null,
+        essFraction,
+      };
+      const lg = logged.get(name)!;
+      if (lg.size) {
+        const abs: number[] = [];
+        const examples: LoggedComparison['examples'] = [];
+        let over = 0;
+        for (const [line, { value, record: rid }] of lg) {
+          const r = lps.get(line);
+          if (r === undefined) continue;
+          const d = Math.abs(r - value);
+          abs.push(d);
+          if (d > tolerance) {
+            over++;
+            if (examples.length < (opts.exampleLimit ?? 5)) examples.push({ record: rid, line, logged: value, rescored: r });
+          }
+        }
+        if (abs.length) {
+          summary.logged = {
+            field: name === config.behavior ? 'base_policy_logprob' : `target_policy_logprobs.${name}`,
+            n: abs.length,
+            over,
+            tolerance,
+            medianAbs: median(abs),
+            maxAbs: abs.reduce((a, b) => Math.max(a, b), 0),
+            examples,
+          };
+        }
+      }
+      policies.push(summary);
+    }
+  }
+  return {
+    logFile: opts.logFile,
+    outFile,
+    records,
+    badLines,
+    issues,
+    scored,
+    skipped,
+    reused,
+    failed,
+    cancelled: !!opts.signal?.aborted,
+    store: storeReport,
+    policies,
+    seconds: (Date.now() - t0) / 1000,
+    errors: [...errorCounts].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count),
+  };
+}

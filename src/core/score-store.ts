@@ -1,0 +1,120 @@
+import * as fs from 'node:fs';
+import { readLines } from './jsonl-lines';
+import type { LogIssue, ScoreLine } from './types';
+
+interface Done {
+  offset: number;
+  length: number;
+  logprob: number;
+  policies: Set<string>;
+}
+
+export interface StoreOpenReport {
+  /** Lines already in the file that hold a result. */
+  results: number;
+  /** A last line cut off by a crash, removed so that it is scored again. */
+  truncated?: { line: number; bytes: number };
+  /** Lines that are not valid score lines (skipped; their records are scored again). */
+  corrupt: LogIssue[];
+}
+
+/**
+ * The scores sidecar: an append-only JSONL file. Each result is written with
+ * one write() as soon as it arrives, so a run killed at any point (kill -9)
+ * keeps every line it finished; the only damage possible is a half-written
+ * last line, which open() detects and cuts off.
+ */
+export class ScoreStore {
+  private readonly done = new Map<string, Done>();
+  private fd: number | undefined;
+  private size = 0;
+
+  private constructor(readonly file: string) {}
+
+  static async open(file: string): Promise<{ store: ScoreStore; report: StoreOpenReport }> {
+    const store = new ScoreStore(file);
+    const report: StoreOpenReport = { results: 0, corrupt: [] };
+    if (fs.existsSync(file)) {
+      let keepBytes = 0;
+      for await (const l of readLines(file, { maxLineBytes: 256 * 1024 * 1024 })) {
+        let parsed: ScoreLine | undefined;
+        try {
+          parsed = l.text !== undefined && l.text.trim() ? (JSON.parse(l.text) as ScoreLine) : undefined;
+        } catch {
+          parsed = undefined;
+        }
+        if (l.unterminated) {
+          // Every line is written with its newline in one write(): one without is a write cut short.
+          report.truncated = { line: l.line, bytes: l.bytes };
+          break;
+        }
+        keepBytes = l.offset + l.bytes + 1;
+        if (l.text !== undefined && !l.text.trim()) continue;
+        if (!parsed || typeof parsed.key !== 'string' || typeof parsed.policy !== 'string') {
+          report.corrupt.push({ file, line: l.line, reason: 'not a score line (ignored; its record is scored again)' });
+          continue;
+        }
+        report.results++;
+        if (parsed.error === null && typeof parsed.logprob === 'number') {
+          const d = store.done.get(parsed.key);
+          if (d) d.policies.add(parsed.policy);
+          else store.done.set(parsed.key, { offset: l.offset, length: l.bytes, logprob: parsed.logprob, policies: new Set([parsed.policy]) });
+        }
+      }
+      if (report.truncated) fs.truncateSync(file, keepBytes);
+      store.size = keepBytes;
+    }
+    store.fd = fs.openSync(file, 'a');
+    return { store, report };
+  }
+
+  /** Whether `policy` already has a successful line for this key. */
+  has(key: string, policy: string): boolean {
+    return this.done.get(key)?.policies.has(policy) ?? false;
+  }
+
+  /** A successful line for this key under any policy of the same fingerprint. */
+  find(key: string): ScoreLine | undefined {
+    const d = this.done.get(key);
+    if (!d || this.fd === undefined) return undefined;
+    const buf = Buffer.alloc(d.length);
+    const rfd = fs.openSync(this.file, 'r');
+    try {
+      fs.readSync(rfd, buf, 0, d.length, d.offset);
+    } finally {
+      fs.closeSync(rfd);
+    }
+    return JSON.parse(buf.toString('utf8')) as ScoreLine;
+  }
+
+  /** Appends lines with a single write. */
+  append(lines: ScoreLine[]): void {
+    if (this.fd === undefined) throw new Error(`score store ${this.file} is closed`);
+    if (!lines.length) return;
+    const texts = lines.map((l) => JSON.stringify(l) + '\n');
+    const buf = Buffer.from(texts.join(''), 'utf8');
+    for (let written = 0; written < buf.length; ) written += fs.writeSync(this.fd, buf, written);
+    let offset = this.size;
+    for (let i = 0; i < lines.length; i++) {
+      const len = Buffer.byteLength(texts[i], 'utf8');
+      const l = lines[i];
+      if (l.error === null && typeof l.logprob === 'number') {
+        const d = this.done.get(l.key);
+        if (d) d.policies.add(l.policy);
+        else this.done.set(l.key, { offset, length: len - 1, logprob: l.logprob, policies: new Set([l.policy]) });
+      }
+      offset += len;
+    }
+    this.size = offset;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** Default sidecar path: beside the log, `<log>.scores.jsonl`. */
+export function defaultScoresPath(logFile: string): string {
+  return logFile.replace(/\.jsonl?$/i, '') + '.scores.jsonl';
+}

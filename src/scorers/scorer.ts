@@ -1,0 +1,17 @@
+import type { SpanResult } from '../core/span';
+import type { RenderedPrompt } from '../core/types';
+
+export interface ScoreRequest {
+  rendered: RenderedPrompt;
+  /** The template's end-of-turn text, to check that it is one token. */
+  endOfTurn?: string;
+}
+
+/** A backend that scores flat prompts by teacher forcing. One instance serves one policy fingerprint. */
+export interface Scorer {
+  /** How many prompts one call of scoreBatch should carry. */
+  readonly batchSize: number;
+  /** Results in the order of `requests`; a failure of one prompt is a result, not a throw. */
+  scoreBatch(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]>;
+  close?(): Promise<void>;
+}
