@@ -265,7 +265,8 @@ export function extractSpan(rendered: RenderedPrompt, echo: EchoedTokens, opts: 
     tokenization: 'joined',
   };
   if (method === 'text_offset') {
-    span.offsetUnit = placement.unit;
+    // In ASCII text every unit gives the same offsets: the unit is only known when the text tells them apart.
+    if (/[^\x00-\x7f]/.test(text)) span.offsetUnit = placement.unit;
     if (placement.shift) span.offsetShift = placement.shift;
   }
   if (straddle.length) span.straddle = straddle;

@@ -20,9 +20,34 @@ class BadResponse extends Error {}
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+/**
+ * A signal that follows `parent` for the length of one batch. The SDK leaves a
+ * listener on every signal it is given, so handing it the run's long-lived
+ * signal would pile up one listener per request.
+ */
+async function withChildSignal<T>(parent: AbortSignal | undefined, fn: (signal?: AbortSignal) => Promise<T>): Promise<T> {
+  if (!parent) return fn(undefined);
+  const child = new AbortController();
+  const onAbort = () => child.abort(parent.reason);
+  if (parent.aborted) onAbort();
+  else parent.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await fn(child.signal);
+  } finally {
+    parent.removeEventListener('abort', onAbort);
+  }
+}
 
 /** An error message fit for a results file: status and server message, never request headers. */
 export function describeError(e: unknown): string {
@@ -80,7 +105,11 @@ export class CompletionsScorer implements Scorer {
     }
   }
 
-  async scoreBatch(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]> {
+  scoreBatch(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]> {
+    return withChildSignal(signal, (s) => this.scoreLinked(requests, s));
+  }
+
+  private async scoreLinked(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]> {
     let echoes: EchoedTokens[];
     try {
       echoes = await this.echo(requests.map((r) => r.rendered.text), signal);
@@ -89,7 +118,7 @@ export class CompletionsScorer implements Scorer {
       // One bad prompt (too long, say) fails a whole batch: retry one by one to keep the others.
       if (requests.length > 1 && e instanceof OpenAI.APIError && e.status === 400) {
         const out: SpanResult[] = [];
-        for (const r of requests) out.push(...(await this.scoreBatch([r], signal)));
+        for (const r of requests) out.push(...(await this.scoreLinked([r], signal)));
         return out;
       }
       const error = describeError(e);

@@ -13,7 +13,7 @@
 import * as http from 'http';
 import { randomUUID } from 'crypto';
 import { AddressInfo } from 'net';
-import { PartialBytesMode, ToyToken, ToyTokenizer } from './toy-tokenizer';
+import { hash32, PartialBytesMode, ToyToken, ToyTokenizer } from './toy-tokenizer';
 import { ToyModel } from './toy-model';
 
 export type OffsetUnit = 'utf16' | 'codepoint' | 'utf8';
@@ -184,6 +184,9 @@ export function echoLogprobs(
   const out: CompletionLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
   if (opts.tokenIds) out.token_ids = [];
   if (opts.entropy) out.entropy = [];
+  // The model conditions on the whole context, as a transformer does: a running
+  // hash of every earlier token, so a different system prompt changes every later log-prob.
+  let context = 0;
   toks.forEach((t, i) => {
     const isBos = !!opts.addBos && i === 0;
     let text = t.text;
@@ -201,7 +204,8 @@ export function echoLogprobs(
       out.entropy?.push(null);
       return;
     }
-    const prev = toks[i - 1].id;
+    context = hash32(`${context}\u0000${toks[i - 1].id}`);
+    const prev = context;
     out.token_logprobs.push(model.logprob(prev, t.id));
     const top: Record<string, number> = {};
     for (const e of model.topK(prev, { id: t.id, text: t.text }, k)) {

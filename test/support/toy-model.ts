@@ -1,5 +1,6 @@
-// A deterministic toy language model: a bigram model whose log-probabilities
-// are a hash of (model name, previous token id, token id).
+// A deterministic toy language model whose log-probabilities are a hash of
+// (model name, context, token id). The server passes as context a running hash
+// of every earlier token, so the model conditions on the whole prefix.
 //
 //   log p(t | prev) = -(MIN_NLL + SPAN * u),  u = hash(model, prev, t) / 2^32  ∈ [0, 1)
 //
