@@ -293,29 +293,31 @@ export function psis(logWeights: ArrayLike<number>, options: PsisOptions = {}): 
         `${MIN_TAIL_DRAWS}: not enough tail samples to fit the generalized Pareto distribution.`,
     );
   }
+  // Work relative to the max log-weight (loo: lw_i <- log_ratios_i - max(log_ratios_i)), but
+  // only the tail is ever rewritten, so the body keeps its exact input values.
   let max = options.max ?? -Infinity;
   if (options.max === undefined) for (let i = 0; i < s; i++) if (lw[i] > max) max = lw[i];
-  for (let i = 0; i < s; i++) lw[i] -= max;
 
-  // Order statistics by selection: the top M+1 values, sorted ascending.
-  let top: Float64Array;
+  // Order statistics by selection: the top M+1 raw values, sorted ascending.
+  let rawTop: Float64Array;
   if (options.topAscending && options.topAscending.length >= tailLength + 1) {
     const t = options.topAscending;
-    top = new Float64Array(tailLength + 1);
     const off = t.length - tailLength - 1;
-    for (let i = 0; i <= tailLength; i++) top[i] = t[off + i] - max;
+    rawTop = new Float64Array(tailLength + 1);
+    for (let i = 0; i <= tailLength; i++) rawTop[i] = t[off + i];
   } else {
     const buf = lw.slice();
     selectInPlace(buf, s - tailLength - 1);
-    top = buf.subarray(s - tailLength - 1).slice();
-    top.sort();
+    rawTop = buf.slice(s - tailLength - 1);
+    rawTop.sort();
   }
+  const top = new Float64Array(tailLength + 1);
+  for (let i = 0; i <= tailLength; i++) top[i] = rawTop[i] - max;
   const cutoff = top[0];
   const tail = top.subarray(1);
   const maxTail = tail[tailLength - 1];
   const minTail = tail[0];
   if (Math.abs(maxTail - minTail) < Number.EPSILON / 100) {
-    for (let i = 0; i < s; i++) lw[i] += max;
     return base(null, null, 'All tail values are the same: no generalized Pareto fit.', 'constant_tail');
   }
   const expCutoff = Math.exp(cutoff);
@@ -326,9 +328,10 @@ export function psis(logWeights: ArrayLike<number>, options: PsisOptions = {}): 
     // Indices of the tail entries, in ascending (value, index) order.
     const tailIdx: number[] = [];
     const eqIdx: number[] = [];
+    const rawCutoff = rawTop[0]; // the (M+1)-th largest raw log-weight
     for (let i = 0; i < s; i++) {
-      if (lw[i] > cutoff) tailIdx.push(i);
-      else if (lw[i] === cutoff) eqIdx.push(i);
+      if (lw[i] > rawCutoff) tailIdx.push(i);
+      else if (lw[i] === rawCutoff) eqIdx.push(i);
     }
     // Ties at the cutoff: a stable ascending sort puts the highest indices last.
     const need = tailLength - tailIdx.length;
@@ -337,13 +340,9 @@ export function psis(logWeights: ArrayLike<number>, options: PsisOptions = {}): 
     for (let z = 1; z <= tailLength; z++) {
       const q = qgpd((z - 0.5) / tailLength, fit.k, fit.sigma, expCutoff);
       let v = Math.log(q);
-      if (v > maxTail) v = maxTail; // truncate at the max raw weight
-      lw[tailIdx[z - 1]] = v;
+      if (v > maxTail) v = maxTail; // truncate at the max raw weight (0 after the shift)
+      lw[tailIdx[z - 1]] = v + max;
     }
-  }
-  for (let i = 0; i < s; i++) {
-    if (lw[i] > 0) lw[i] = 0; // truncate at max of raw weights (0 after the shift)
-    lw[i] += max;
   }
   return base(fit.k, Number.isNaN(fit.sigma) ? null : fit.sigma, Number.isFinite(fit.k) ? null : 'The generalized Pareto fit failed (k̂ not finite).');
 }

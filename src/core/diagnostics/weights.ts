@@ -189,10 +189,11 @@ export function selfNormalizedWeights(logWeights: ArrayLike<number>): Float64Arr
     const v = logWeights[i];
     if (Number.isFinite(v)) s += Math.exp(v - max);
   }
-  const logZ = max + Math.log(s);
+  // w̃ᵢ = exp(log wᵢ − max) / Σ exp(log wⱼ − max) = exp(log wᵢ − logSumExp); dividing by the
+  // shifted sum (≥ 1) avoids the rounding of max + log(s) at |max| ≈ 700.
   for (let i = 0; i < len; i++) {
     const v = logWeights[i];
-    out[i] = Number.isFinite(v) ? Math.exp(v - logZ) : 0;
+    out[i] = Number.isFinite(v) ? Math.exp(v - max) / s : 0;
   }
   return out;
 }
