@@ -62,8 +62,14 @@ export interface TemplateSpec {
   afterEndOfTurn?: string;
   /** Default system prompt the family's chat template inserts when the conversation has none. */
   defaultSystemPrompt?: string | null;
+  /** Roles whose message content the published template trims (Jinja `| trim`); true for all roles. Never applied to the scored response. */
+  trimContent?: boolean | Array<'system' | 'user' | 'assistant'>;
+  /** Text the template writes at the start of the system turn before the system content (e.g. Llama 3.1's knowledge/date lines). */
+  systemPreamble?: string;
   /** Model-version variants: the first whose `match` regex matches the model name applies. */
   variants?: TemplateVariant[];
+  /** Where the format was taken from (model repo / file of the published chat_template). */
+  source?: string;
   /** Free-form notes about traps of this family, shown in hovers and docs. */
   notes?: string[];
 }
