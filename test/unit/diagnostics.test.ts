@@ -632,6 +632,36 @@ describe('diagnostics: IPS / SNIPS estimates', () => {
     close(k.snips_ci!.upper, 0.7, 1e-12);
   });
 
+  it('bootstrap replicates match a naive resampling loop driven by mulberry32(seed)', () => {
+    const lw = [0, Math.log(2), Math.log(3), Math.log(4), -1];
+    const y = [1, 0, 1, 0, 0.5];
+    const B = 7;
+    const r = offPolicyEstimates(lw, y, { b: B, seed: 42, level: 0.8 });
+    const rng = mulberry32(42);
+    const w = lw.map(Math.exp);
+    const ips: number[] = [];
+    const sn: number[] = [];
+    for (let b = 0; b < B; b++) {
+      let a = 0;
+      let c = 0;
+      for (let j = 0; j < 5; j++) {
+        const i = Math.floor(rng() * 5);
+        a += w[i] * y[i];
+        c += w[i];
+      }
+      ips.push(a / 5);
+      sn.push(a / c);
+    }
+    ips.sort((p, q) => p - q);
+    sn.sort((p, q) => p - q);
+    // type-7 quantiles at 0.1 and 0.9 of 7 values: h = 0.6 and 5.4
+    const q7 = (v: number[], h: number) => v[Math.floor(h)] + (h - Math.floor(h)) * (v[Math.floor(h) + 1] - v[Math.floor(h)]);
+    close(r.ips_ci!.lower, q7(ips, 0.6), 1e-12);
+    close(r.ips_ci!.upper, q7(ips, 5.4), 1e-12);
+    close(r.snips_ci!.lower, q7(sn, 0.6), 1e-12);
+    close(r.snips_ci!.upper, q7(sn, 5.4), 1e-12);
+  });
+
   it('equal weights: the 95% percentile interval of SNIPS = mean(y) matches the CLT interval', () => {
     // n = 400 Bernoulli scores with 200 ones: mean 0.5, sd 0.5; CLT half-width
     // 1.96·0.5/√400 = 0.049. Percentile bootstrap with B = 2000: Monte Carlo error of the
