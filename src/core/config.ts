@@ -56,13 +56,19 @@ function validate(value: unknown): ErrorObject[] {
   return validator(value) ? [] : [...(validator.errors ?? [])];
 }
 
-function pointerToPath(pointer: string): (string | number)[] {
+/** A JSON pointer as a path; a digit segment is an index only where `value` holds an array (a policy may be named "1"). */
+function pointerToPath(pointer: string, value: unknown): (string | number)[] {
   if (!pointer) return [];
+  let cur = value;
   return pointer
     .split('/')
     .slice(1)
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    .map((s) => {
+      const seg = Array.isArray(cur) && /^\d+$/.test(s) ? Number(s) : s;
+      cur = cur !== null && typeof cur === 'object' ? (cur as Record<string | number, unknown>)[seg] : undefined;
+      return seg;
+    });
 }
 
 function dotted(p: (string | number)[]): string {
@@ -91,8 +97,8 @@ function locate(text: string, root: Node | undefined, p: (string | number)[], on
   return {};
 }
 
-function ajvMessage(e: ErrorObject): { path: (string | number)[]; message: string; onKey?: boolean } {
-  const p = pointerToPath(e.instancePath);
+function ajvMessage(e: ErrorObject, value: unknown): { path: (string | number)[]; message: string; onKey?: boolean } {
+  const p = pointerToPath(e.instancePath, value);
   switch (e.keyword) {
     case 'required':
       return { path: p, message: `is missing the required field "${(e.params as { missingProperty: string }).missingProperty}"` };
@@ -131,19 +137,19 @@ export function parseConfig(text: string, file = 'cje.config.json'): LoadedConfi
   if (policies && typeof policies === 'object') {
     for (const [name, pol] of Object.entries(policies as Record<string, unknown>)) {
       const prov = (pol as { provider?: unknown })?.provider;
-      if (typeof prov === 'string' && prov in CHAT_ONLY_PROVIDERS) add(['policies', name, 'provider'], chatOnlyProviderMessage(prov));
+      if (typeof prov === 'string' && Object.hasOwn(CHAT_ONLY_PROVIDERS, prov)) add(['policies', name, 'provider'], chatOnlyProviderMessage(prov));
     }
   }
   const chatOnlyPaths = new Set(problems.map((p) => p.path));
   for (const e of validate(value)) {
-    const m = ajvMessage(e);
+    const m = ajvMessage(e, value);
     if (chatOnlyPaths.has(dotted(m.path))) continue;
     add(m.path, m.message, m.onKey);
   }
   if (problems.length) return { file, config: null, problems };
 
   const config = value as CjeConfig;
-  if (!(config.behavior in config.policies)) {
+  if (!Object.hasOwn(config.policies, config.behavior)) {
     add(['behavior'], `names "${config.behavior}", which is not among the policies (${Object.keys(config.policies).join(', ')})`);
   }
   for (const [name, pol] of Object.entries(config.policies)) {

@@ -6,7 +6,7 @@ export interface RawLine {
   line: number;
   /** The text without its line ending; undefined when the line was too long to keep. */
   text?: string;
-  /** Length of the line in bytes, line ending excluded. */
+  /** Length of the line in bytes up to its LF, LF excluded; a CR before the LF and a BOM are counted, so offset + bytes + 1 is where the next line starts. */
   bytes: number;
   /** True for a last line with no newline after it (possibly half-written). */
   unterminated: boolean;

@@ -84,7 +84,8 @@ export class ScoreStore {
     } finally {
       fs.closeSync(rfd);
     }
-    return JSON.parse(buf.toString('utf8')) as ScoreLine;
+    // The first line's bytes include a BOM if the file has one (readLines strips it from the text only).
+    return JSON.parse(buf.toString('utf8').replace(/^\uFEFF/, '')) as ScoreLine;
   }
 
   /** Appends lines with a single write. */
