@@ -114,16 +114,27 @@ export function formatSummary(s: ScoreRunSummary): string {
     }
   }
   for (const p of s.policies) {
-    const l = p.logged;
-    if (!l || !l.over) continue;
+    const li = p.loggedIdentical;
+    if (!li?.differ) continue;
     out.push('');
+    out.push(`WARNING ${p.name} has the behavior's scoring fingerprint, yet the log stores a different log-prob for it than for the behavior on ${li.differ} of ${li.n} records: the logged weights of an identical policy are not 1.`);
+    for (const e of li.examples) out.push(`  line ${e.line} (${e.record}): logged ${num(e.logged, 4)} vs behavior ${num(e.loggedBehavior, 4)}, log w = ${num(e.logged - e.loggedBehavior, 4)}`);
+  }
+  const mismatched = s.policies.filter((p) => p.logged?.over);
+  if (mismatched.length) {
+    out.push('');
+    out.push('WARNING log-probs stored in the log disagree with the rescored ones:');
     out.push(
-      `WARNING ${p.name}: the logged ${l.field} differs from the rescored log-prob by more than ${l.tolerance} on ${l.over} of ${l.n} records (median |Δ| ${num(l.medianAbs, 3)}, max ${num(l.maxAbs, 3)}).`,
+      formatTable(
+        ['policy', 'field', 'over tolerance', 'median |Δ|', 'max |Δ|'],
+        mismatched.map((p) => [p.name, p.logged!.field, `${p.logged!.over}/${p.logged!.n}`, num(p.logged!.medianAbs, 3), num(p.logged!.maxAbs, 3)]),
+      ).trimEnd(),
     );
     out.push(
-      '  Log-probs recorded from a chat API (generated tokens only, its own formatting) are not the teacher-forced log-prob of the same flat prompt; weights that mix the two are wrong. Use rescored values for every policy.',
+      `  (tolerance ${mismatched[0].logged!.tolerance} nats) Log-probs recorded from a chat API, another template or another model are not the teacher-forced log-prob of this flat prompt; weights that mix the two are wrong. Use rescored values for every policy.`,
     );
-    for (const e of l.examples) out.push(`  line ${e.line} (${e.record}): logged ${num(e.logged, 4)}, rescored ${num(e.rescored, 4)}, Δ ${num(e.rescored - e.logged, 4)}`);
+    const b = mismatched.find((p) => p.isBehavior) ?? mismatched[0];
+    for (const e of b.logged!.examples.slice(0, 3)) out.push(`  ${b.name} line ${e.line} (${e.record}): logged ${num(e.logged, 4)}, rescored ${num(e.rescored, 4)}, Δ ${num(e.rescored - e.logged, 4)}`);
   }
   if (s.errors.length) {
     out.push('');

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Scorer, ScoreRequest } from '../scorers/scorer';
 import { policyDefaults } from './config';
 import { kishEss } from './diagnostics/weights';
@@ -46,6 +47,13 @@ export interface LoggedComparison {
   examples: { record: string; line: number; logged: number; rescored: number }[];
 }
 
+/** A target with the behavior's fingerprint whose log-probs stored in the log nevertheless differ from the behavior's. */
+export interface LoggedIdentical {
+  n: number;
+  differ: number;
+  examples: { record: string; line: number; logged: number; loggedBehavior: number }[];
+}
+
 export interface PolicySummary {
   name: string;
   fingerprint: string;
@@ -57,6 +65,7 @@ export interface PolicySummary {
   meanLogprob: number | null;
   essFraction: number | null;
   logged?: LoggedComparison;
+  loggedIdentical?: LoggedIdentical;
 }
 
 export interface ScoreRunSummary {
@@ -136,6 +145,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     }
   }
 
+  // Every batch in flight links its own signal to the run's: that many listeners is expected, not a leak.
+  if (opts.signal) setMaxListeners([...groups.values()].reduce((n, g) => n + g.concurrency, 10), opts.signal);
   const { store, report: storeReport } = await ScoreStore.open(outFile);
   const issues: LogIssue[] = [];
   let badLines = 0;
@@ -356,6 +367,20 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
             examples,
           };
         }
+      }
+      const lb = logged.get(config.behavior);
+      if (!summary.isBehavior && summary.sameAs.includes(config.behavior) && lg.size && lb?.size) {
+        const li: LoggedIdentical = { n: 0, differ: 0, examples: [] };
+        for (const [line, { value, record: rid }] of lg) {
+          const b = lb.get(line);
+          if (b === undefined) continue;
+          li.n++;
+          if (value !== b.value) {
+            li.differ++;
+            if (li.examples.length < (opts.exampleLimit ?? 5)) li.examples.push({ record: rid, line, logged: value, loggedBehavior: b.value });
+          }
+        }
+        if (li.n) summary.loggedIdentical = li;
       }
       policies.push(summary);
     }
