@@ -130,6 +130,7 @@ export async function* readLog(file: string, opts: { maxLineBytes?: number } = {
   const max = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   try {
     await fs.promises.access(file, fs.constants.R_OK);
+    if (!(await fs.promises.stat(file)).isFile()) throw new Error('not a file');
   } catch (e) {
     yield { kind: 'issue', issue: { file, line: 0, reason: `cannot read the log: ${(e as Error).message}` } };
     return;
@@ -139,8 +140,7 @@ export async function* readLog(file: string, opts: { maxLineBytes?: number } = {
   for await (const l of readLines(file, { maxLineBytes: max })) {
     lines++;
     if (l.text === undefined) {
-      const mb = (l.bytes / 1048576).toFixed(1);
-      yield { kind: 'issue', issue: { file, line: l.line, reason: `line is ${mb} MiB, over the ${(max / 1048576).toFixed(0)} MiB limit per record (maxLineBytes)` } };
+      yield { kind: 'issue', issue: { file, line: l.line, reason: `line is ${sizeText(l.bytes)}, over the ${sizeText(max)} limit per record (maxLineBytes)` } };
       continue;
     }
     if (l.text.trim() === '') continue;
@@ -162,6 +162,12 @@ export async function* readLog(file: string, opts: { maxLineBytes?: number } = {
   }
   if (lines === 0) yield { kind: 'issue', issue: { file, line: 0, reason: 'the log is empty: no lines' } };
   else if (records === 0) yield { kind: 'issue', issue: { file, line: 0, reason: 'the log has no usable record' } };
+}
+
+function sizeText(bytes: number): string {
+  if (bytes >= 1048576) return `${+(bytes / 1048576).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${+(bytes / 1024).toFixed(1)} KiB`;
+  return `${bytes} bytes`;
 }
 
 /** file:line: reason — the one format every issue is printed in. */
