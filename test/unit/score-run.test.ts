@@ -204,6 +204,16 @@ describe('runScoring against a loopback completions server', function () {
     assert.ok(retry.receivedAt - posts[0].receivedAt >= 290, `retried after ${retry.receivedAt - posts[0].receivedAt} ms`);
   });
 
+  it('times out a stalled request and retries it', async () => {
+    const log = writeLog(dir, RECORDS.slice(0, 2).map((r) => JSON.stringify(r)));
+    server.faults.push({ kind: 'slow', ms: 1500 });
+    const s = await run(log, config(server, { batchSize: 2, concurrency: 1, timeoutMs: 300 }));
+    assert.equal(s.failed, 0);
+    const posts = server.requests.filter((r) => r.path === '/v1/completions');
+    // The stalled request and its retry carry the same prompts.
+    assert.equal(posts.filter((r) => JSON.stringify(r.body) === JSON.stringify(posts[0].body)).length, 2);
+  });
+
   it('records a failure for a prompt the server refuses and keeps the rest of its batch', async () => {
     const s0 = await serve({ maxContextTokens: 120 });
     const long = { prompt_id: 'long', prompt: 'word '.repeat(400), response: 'ok' };
