@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { reportCommand } from './report';
 import { scoreCommand } from './score';
 
 const USAGE = `cje — teacher-forced log-probs and importance-weight diagnostics for off-policy evaluation
@@ -7,6 +8,8 @@ Usage:
   cje score LOG --config CONFIG [--out FILE] [--policy NAME ...] [--json]
       Score every response of a JSONL log under each policy of the config,
       appending to LOG.scores.jsonl (resumes where a previous run stopped).
+  cje report INPUT [--log LOG] [--config CONFIG] [--identical TARGET=BEHAVIOR ...] [--out report.html] [--json report.json]
+      Weight diagnostics and a self-contained HTML report from a scores file or a log with log-probs.
 
 Exit codes: 0 all done, 1 some lines or records failed (or cancelled), 2 bad usage or config.
 `;
@@ -21,6 +24,8 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
     switch (cmd) {
       case 'score':
         return await scoreCommand(rest, io);
+      case 'report':
+        return await reportCommand(rest, io);
       case undefined:
       case '-h':
       case '--help':

@@ -1,0 +1,587 @@
+// Assembles the report's data (ReportData, see report-types.ts) from a scores
+// file (+ optional log and config) or from a log that already carries CJE's
+// log-prob fields. Streams every file line by line; the per-token data of a
+// scores file is read in a second pass and kept only for the records that
+// matter most (largest |log w|, identity violations first), so a report of
+// 100,000 records stays small. No vscode, no DOM.
+
+import { loadConfig, formatConfigProblem } from './config';
+import {
+  computePolicyDiagnostics,
+  differenceSummary,
+  perTokenDelta,
+  type EstimateOptions,
+  type PolicyDiagnostics,
+} from './diagnostics/index';
+import { policyFingerprint } from './fingerprint';
+import { readLines } from './jsonl-lines';
+import { readLog } from './log-reader';
+import { loadTemplate, resolveTemplate } from './templates';
+import type { CjeConfig, ScoreLine } from './types';
+import {
+  REPORT_FORMAT,
+  REPORT_VERSION,
+  type Histogram,
+  type IdenticalReport,
+  type IdenticalSource,
+  type PolicyReport,
+  type RecordRow,
+  type ReportData,
+  type ReportIssue,
+  type TokenRecord,
+  type TokenSection,
+} from './report-types';
+
+export * from './report-types';
+
+export interface ReportOptions {
+  /** A scores file (from `cje score`) or a log carrying base_policy_logprob / target_policy_logprobs. */
+  input: string;
+  /** The log the scores belong to: judge scores, response lengths, logged log-probs. */
+  log?: string;
+  /** cje.config.json: behavior policy and fingerprints. */
+  config?: string;
+  /** Behavior policy name when no config names it. */
+  behavior?: string;
+  /** "TARGET=BEHAVIOR" pairs that must be identical. */
+  identical?: string[];
+  /** How many records keep their per-token data (default 200). */
+  tokenRecords?: number;
+  /** Identity tolerance on |log w| (default 1e-6). */
+  tolerance?: number;
+  bootstrap?: EstimateOptions;
+  /** Histogram bins (default 60). */
+  bins?: number;
+  /** Timestamp to write (tests pass a fixed one). */
+  now?: Date;
+}
+
+/** Thrown for a bad input or option (the CLI prints it as a usage error). */
+export class ReportInputError extends Error {}
+
+export const IDENTITY_CAUSES = [
+  'Logged chat-API log-probs compared with teacher-forced ones: a chat API adds its own formatting and returns log-probs only for tokens it generated; rescore both policies the same way (completions with echo).',
+  'Template or system-prompt mismatch: the two policies did not see the same flat text (a different chat template, a default system prompt the family inserts, a double BOS, the end-of-turn token scored for one and not the other).',
+  'Tokenization at the prompt/response boundary: the response span was cut at a different token (prompt and response tokenized separately vs. joined).',
+  'Non-deterministic scoring: a different server, quantisation or batch shape can change log-probs by more than the tolerance.',
+];
+
+const MAX_ISSUES = 50;
+
+function r8(x: number | null | undefined): number | null {
+  return typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(8)) : null;
+}
+
+/** Parses repeated `--identical TARGET=BEHAVIOR` values. */
+export function parseIdenticalPairs(pairs: string[] | undefined): { target: string; reference: string }[] {
+  return (pairs ?? []).map((p) => {
+    const m = /^([^=]+)=([^=]+)$/.exec(p.trim());
+    if (!m) throw new ReportInputError(`--identical ${p}: expected TARGET=BEHAVIOR`);
+    return { target: m[1].trim(), reference: m[2].trim() };
+  });
+}
+
+/** Whether a file is a scores file (first non-empty line has key, policy and fingerprint) or a log. */
+export async function detectInputKind(file: string): Promise<'scores' | 'log'> {
+  for await (const l of readLines(file, { maxLineBytes: 64 * 1024 * 1024 })) {
+    if (l.text === undefined || l.text.trim() === '') continue;
+    try {
+      const v = JSON.parse(l.text) as Record<string, unknown>;
+      if (v && typeof v === 'object' && 'policy' in v && 'key' in v && 'fingerprint' in v) return 'scores';
+    } catch {
+      /* a broken first line: let the log reader report it */
+    }
+    return 'log';
+  }
+  return 'log';
+}
+
+/** Scoring fingerprint of every policy of a config (null where the template cannot be loaded). */
+export function configFingerprints(config: CjeConfig, notes: string[]): Map<string, string | null> {
+  const out = new Map<string, string | null>();
+  for (const [name, p] of Object.entries(config.policies)) {
+    try {
+      const spec = resolveTemplate(loadTemplate(p.template), p.model, p.templateVariant);
+      out.set(name, policyFingerprint(p, spec.variant));
+    } catch (e) {
+      out.set(name, null);
+      notes.push(`policy ${name}: no fingerprint (${(e as Error).message})`);
+    }
+  }
+  return out;
+}
+
+/** Histogram of the finite values of `xs` in `bins` equal bins. */
+export function histogram(xs: ArrayLike<number | null>, bins = 60): Histogram | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  let n = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+    n++;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (n === 0) return null;
+  if (hi - lo < 1e-9) {
+    // All (nearly) equal: one bin centred on the value, so a chart still shows it.
+    const w = Math.max(Math.abs(lo) * 1e-3, 1e-3);
+    return { lo: lo - w / 2, width: w, counts: [n] };
+  }
+  const width = (hi - lo) / bins;
+  const counts = new Array<number>(bins).fill(0);
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+    counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
+  }
+  return { lo, width, counts };
+}
+
+interface Row {
+  id: string;
+  line: number;
+  judge: number | null;
+  chars: number | null;
+  /** Logged log-probs from the log: behavior under '', targets by name. */
+  logged?: Map<string, number | null>;
+}
+
+interface PolicyColumn {
+  /** Latest successful log-prob per row (undefined: none). */
+  lp: (number | null | undefined)[];
+  ntok: (number | undefined)[];
+  /** Row has only error lines. */
+  err: (boolean | undefined)[];
+  fingerprints: Set<string>;
+}
+
+function column(): PolicyColumn {
+  return { lp: [], ntok: [], err: [], fingerprints: new Set() };
+}
+
+async function readLogRows(
+  file: string,
+  rows: Row[],
+  byLine: Map<number, number>,
+  issues: ReportIssue[],
+  counter: { issues: number },
+  targetOrder: string[],
+): Promise<void> {
+  const seenTargets = new Set(targetOrder);
+  for await (const item of readLog(file)) {
+    if (item.kind === 'issue') {
+      counter.issues++;
+      if (issues.length < MAX_ISSUES) issues.push({ file: item.issue.file, line: item.issue.line, reason: item.issue.reason });
+      continue;
+    }
+    const r = item.record;
+    const logged = new Map<string, number | null>();
+    if (r.baseLogprob !== undefined) logged.set('', r.baseLogprob);
+    for (const [k, v] of Object.entries(r.targetLogprobs ?? {})) {
+      logged.set(k, v);
+      if (!seenTargets.has(k)) {
+        seenTargets.add(k);
+        targetOrder.push(k);
+      }
+    }
+    byLine.set(r.line, rows.length);
+    rows.push({
+      id: r.id,
+      line: r.line,
+      judge: typeof r.judgeScore === 'number' ? r.judgeScore : null,
+      chars: r.response.length,
+      logged: logged.size ? logged : undefined,
+    });
+  }
+}
+
+function isScoreLine(v: unknown): v is ScoreLine {
+  const o = v as Record<string, unknown>;
+  return !!o && typeof o === 'object' && typeof o.policy === 'string' && typeof o.line === 'number' && typeof o.record === 'string';
+}
+
+/** Builds the report data. Throws ReportInputError for unusable inputs or options. */
+export async function buildReportData(opts: ReportOptions): Promise<ReportData> {
+  const notes: string[] = [];
+  const issues: ReportIssue[] = [];
+  const counter = { issues: 0 };
+  const tol = opts.tolerance ?? 1e-6;
+  const kind = await detectInputKind(opts.input);
+  const pairs = parseIdenticalPairs(opts.identical);
+
+  // Config: behavior and fingerprints.
+  let config: CjeConfig | null = null;
+  let cfgFp = new Map<string, string | null>();
+  if (opts.config) {
+    const loaded = loadConfig(opts.config);
+    if (!loaded.config) {
+      throw new ReportInputError(loaded.problems.map((p) => formatConfigProblem(opts.config!, p)).join('\n'));
+    }
+    config = loaded.config;
+    cfgFp = configFingerprints(config, notes);
+  }
+  const refs = new Set(pairs.map((p) => p.reference));
+  let behavior = opts.behavior ?? config?.behavior;
+  if (!behavior && refs.size === 1) behavior = [...refs][0];
+  if (refs.size > 0 && behavior && [...refs].some((r) => r !== behavior)) {
+    throw new ReportInputError(
+      `--identical: the reference policy must be the behavior policy "${behavior}" (got ${[...refs].filter((r) => r !== behavior).join(', ')})`,
+    );
+  }
+
+  const rows: Row[] = [];
+  const byLine = new Map<number, number>();
+  const targetOrder: string[] = [];
+  const cols = new Map<string, PolicyColumn>();
+  let tokenTotal = 0;
+
+  if (kind === 'log') {
+    if (opts.log) notes.push(`--log ${opts.log} ignored: the input is itself a log`);
+    await readLogRows(opts.input, rows, byLine, issues, counter, targetOrder);
+    behavior = behavior ?? 'base';
+    const b = column();
+    rows.forEach((r, i) => (b.lp[i] = r.logged?.get('')));
+    cols.set(behavior, b);
+    for (const t of targetOrder) {
+      const c = column();
+      rows.forEach((r, i) => (c.lp[i] = r.logged?.get(t)));
+      cols.set(t, c);
+    }
+    if (rows.length && !rows.some((r) => r.logged)) {
+      throw new ReportInputError(
+        `${opts.input}: the log carries no base_policy_logprob / target_policy_logprobs; score it first (cje score) and report on the scores file`,
+      );
+    }
+  } else {
+    if (opts.log) await readLogRows(opts.log, rows, byLine, issues, counter, []);
+    const seen: string[] = [];
+    const withTokens = new Set<number>();
+    for await (const l of readLines(opts.input, { maxLineBytes: 256 * 1024 * 1024 })) {
+      if (l.text === undefined) {
+        counter.issues++;
+        if (issues.length < MAX_ISSUES) issues.push({ file: opts.input, line: l.line, reason: `line of ${l.bytes} bytes is too long` });
+        continue;
+      }
+      if (!l.text.trim()) continue;
+      let s: unknown;
+      try {
+        s = JSON.parse(l.text);
+      } catch (e) {
+        counter.issues++;
+        if (issues.length < MAX_ISSUES) issues.push({ file: opts.input, line: l.line, reason: `invalid JSON: ${(e as Error).message}` });
+        continue;
+      }
+      if (!isScoreLine(s)) {
+        counter.issues++;
+        if (issues.length < MAX_ISSUES) issues.push({ file: opts.input, line: l.line, reason: 'not a score line (needs policy, record, line)' });
+        continue;
+      }
+      let i = byLine.get(s.line);
+      if (i === undefined) {
+        i = rows.length;
+        byLine.set(s.line, i);
+        rows.push({ id: s.record, line: s.line, judge: null, chars: null });
+      }
+      let c = cols.get(s.policy);
+      if (!c) {
+        c = column();
+        cols.set(s.policy, c);
+        seen.push(s.policy);
+      }
+      if (typeof s.fingerprint === 'string') c.fingerprints.add(s.fingerprint);
+      const ok = s.error === null || s.error === undefined;
+      if (ok && (typeof s.logprob === 'number' || s.logprob === null)) {
+        c.lp[i] = s.logprob;
+        c.err[i] = false;
+        if (Array.isArray(s.token_logprobs) && s.token_logprobs.length) {
+          c.ntok[i] = s.token_logprobs.length;
+          withTokens.add(i);
+        }
+      } else if (c.lp[i] === undefined) {
+        c.err[i] = true;
+      }
+    }
+    tokenTotal = withTokens.size;
+    if (!behavior) {
+      throw new ReportInputError(
+        `which policy is the behavior? ${opts.input} has scores for ${seen.join(', ')}; give --config, --behavior NAME or --identical TARGET=BEHAVIOR`,
+      );
+    }
+    if (!cols.has(behavior)) {
+      throw new ReportInputError(`the behavior policy "${behavior}" has no scores in ${opts.input} (policies there: ${seen.join(', ') || 'none'})`);
+    }
+    targetOrder.push(...(config ? Object.keys(config.policies).filter((p) => cols.has(p)) : []));
+    for (const p of seen) if (!targetOrder.includes(p)) targetOrder.push(p);
+  }
+  const targets = targetOrder.filter((t) => t !== behavior);
+  for (const p of pairs) {
+    if (!targets.includes(p.target)) {
+      throw new ReportInputError(`--identical ${p.target}=${p.reference}: no target policy "${p.target}" (targets: ${targets.join(', ') || 'none'})`);
+    }
+  }
+
+  // Fingerprints: the config's, else the scores file's (one per policy).
+  const fingerprint = (name: string): string | null => {
+    if (cfgFp.has(name)) return cfgFp.get(name) ?? null;
+    const fps = cols.get(name)?.fingerprints;
+    if (fps && fps.size === 1) return [...fps][0];
+    if (fps && fps.size > 1) notes.push(`policy ${name}: the scores file holds ${fps.size} different fingerprints (config changed between runs?)`);
+    return null;
+  };
+  if (config) {
+    for (const t of targets) if (!(t in config.policies)) notes.push(`policy ${t} is not in the config ${opts.config}: its fingerprint is unknown`);
+  }
+
+  const n = rows.length;
+  const ids = rows.map((r) => r.id);
+  const bcol = cols.get(behavior)!;
+  const blp: (number | null)[] = new Array(n);
+  for (let i = 0; i < n; i++) blp[i] = bcol.lp[i] ?? null;
+  const judges = rows.map((r) => r.judge);
+  const hasJudge = judges.some((j) => j !== null);
+  const behaviorFp = fingerprint(behavior);
+
+  const loggedColumn = (name: string): (number | null)[] | null => {
+    if (kind !== 'scores') return null;
+    const key = name === behavior ? '' : name;
+    let any = false;
+    const out: (number | null)[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = rows[i].logged?.get(key);
+      if (v !== undefined) any = true;
+      out[i] = v ?? null;
+    }
+    return any ? out : null;
+  };
+  const rescoredColumn = (c: PolicyColumn) => {
+    const out: (number | null)[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = c.lp[i] ?? null;
+    return out;
+  };
+  const errorsOf = (c: PolicyColumn) => c.err.reduce((a: number, e) => a + (e ? 1 : 0), 0);
+  const lvr = (name: string, c: PolicyColumn) => {
+    const logged = loggedColumn(name);
+    return logged ? differenceSummary(logged, rescoredColumn(c), config?.logprobTolerance ?? 0.01) : null;
+  };
+
+  const lwColumns: (number | null)[][] = [];
+  const policies: PolicyReport[] = [];
+  for (const t of targets) {
+    const c = cols.get(t)!;
+    const tlp = rescoredColumn(c);
+    const fp = fingerprint(t);
+    let source: IdenticalSource | null = null;
+    if (pairs.some((p) => p.target === t)) source = 'flag';
+    else if (fp !== null && behaviorFp !== null && fp === behaviorFp) source = cfgFp.has(t) ? 'config-fingerprint' : 'scores-fingerprint';
+    const d: PolicyDiagnostics = computePolicyDiagnostics({
+      name: t,
+      records: ids,
+      behaviorLogprobs: blp,
+      targetLogprobs: tlp,
+      judgeScores: hasJudge ? judges : undefined,
+      expectedIdentical: source !== null,
+      tolerance: tol,
+      bootstrap: opts.bootstrap,
+    });
+    const lw: (number | null)[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const b = blp[i];
+      const v = tlp[i];
+      lw[i] = b !== null && v !== null && Number.isFinite(v - b) ? v - b : null;
+    }
+    lwColumns.push(lw);
+    policies.push({
+      ...d,
+      identical: withLines(d.identical, lw, rows, tol, source),
+      fingerprint: fp,
+      histogram: histogram(lw, opts.bins ?? 60),
+      logged_vs_rescored: lvr(t, c),
+      score_errors: errorsOf(c),
+    });
+  }
+
+  const records: RecordRow[] = rows.map((r, i) => ({
+    id: r.id,
+    line: r.line,
+    judge: r.judge,
+    chars: r.chars,
+    ntok: bcol.ntok[i] ?? null,
+    blp: r8(blp[i]),
+    lw: lwColumns.map((c) => r8(c[i])),
+  }));
+
+  const tokens: TokenSection =
+    kind === 'scores'
+      ? await collectTokens(opts.input, byLine, behavior, targets, policies, lwColumns, tokenTotal, opts.tokenRecords ?? 200)
+      : {
+          available: false,
+          total: 0,
+          included: 0,
+          selection: 'The input is a log with total log-probs only: no per-token data. Score it with `cje score` and report on the scores file to see token heatmaps.',
+          records: [],
+        };
+
+  if (counter.issues > issues.length) notes.push(`${counter.issues} input issues; the first ${issues.length} are listed`);
+  return {
+    format: REPORT_FORMAT,
+    version: REPORT_VERSION,
+    meta: {
+      tool: 'cje-inspector',
+      generated_at: (opts.now ?? new Date()).toISOString(),
+      input: opts.input,
+      input_kind: kind,
+      log: kind === 'scores' ? (opts.log ?? null) : opts.input,
+      config: opts.config ?? null,
+      behavior: { name: behavior, fingerprint: behaviorFp, logged_vs_rescored: lvr(behavior, bcol), score_errors: errorsOf(bcol) },
+      targets,
+      n_records: n,
+      n_judged: judges.filter((j) => j !== null).length,
+      issues,
+      issue_count: counter.issues,
+      notes,
+    },
+    policies,
+    records,
+    tokens,
+  };
+}
+
+/** The identity check of computePolicyDiagnostics, each violation with its log line (ids may repeat). */
+function withLines(
+  ident: PolicyDiagnostics['identical'],
+  lw: (number | null)[],
+  rows: Row[],
+  tol: number,
+  source: IdenticalSource | null,
+): IdenticalReport {
+  // Violations come in record order: walk the rows that break identity alongside them.
+  const bad: number[] = [];
+  for (let i = 0; i < rows.length && bad.length < ident.violations.length; i++) {
+    const v = lw[i];
+    if (v === null || !(Math.abs(v) <= tol)) bad.push(i);
+  }
+  const violations = ident.violations.map((v, k) => {
+    const i = bad[k];
+    const line = i !== undefined && rows[i].id === v.record ? rows[i].line : null;
+    return { record: v.record, line, log_weight: v.log_weight };
+  });
+  return {
+    ...ident,
+    violations,
+    source,
+    causes: ident.violation_count > 0 && (ident.expected || ident.probable) ? IDENTITY_CAUSES : [],
+  };
+}
+
+/** Chooses the records whose tokens go into the report: identity violations first, then the largest |log w|. */
+export function chooseTokenRows(
+  policies: PolicyReport[],
+  lwColumns: (number | null)[][],
+  eligible: (i: number) => boolean,
+  limit: number,
+): number[] {
+  const n = lwColumns[0]?.length ?? 0;
+  const chosen = new Set<number>();
+  const score = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let m = 0;
+    for (const c of lwColumns) {
+      const v = c[i];
+      if (v !== null && Math.abs(v) > m) m = Math.abs(v);
+    }
+    score[i] = m;
+  }
+  const byScore = (a: number, b: number) => score[b] - score[a] || a - b;
+  const violating: number[] = [];
+  policies.forEach((p, k) => {
+    if (!(p.identical.expected || p.identical.probable)) return;
+    const tol = p.identical.tolerance;
+    for (let i = 0; i < n; i++) {
+      const v = lwColumns[k][i];
+      if (v !== null && Math.abs(v) > tol) violating.push(i);
+    }
+  });
+  violating.sort(byScore);
+  const half = Math.ceil(limit / 2);
+  for (const i of violating) {
+    if (chosen.size >= half) break;
+    if (eligible(i)) chosen.add(i);
+  }
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) if (eligible(i) && !chosen.has(i)) order.push(i);
+  order.sort(byScore);
+  for (const i of order) {
+    if (chosen.size >= limit) break;
+    chosen.add(i);
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
+async function collectTokens(
+  file: string,
+  byLine: Map<number, number>,
+  behavior: string,
+  targets: string[],
+  policies: PolicyReport[],
+  lwColumns: (number | null)[][],
+  total: number,
+  limit: number,
+): Promise<TokenSection> {
+  const want = new Set([behavior, ...targets]);
+  // Twice the limit: chosen rows without behavior tokens are skipped below.
+  const rowsChosen = chooseTokenRows(policies, lwColumns, () => true, Math.max(0, limit) * 2);
+  const wanted = new Set(rowsChosen);
+  const seqs = new Map<number, Map<string, { tokens: string[]; logprobs: number[] }>>();
+  for await (const l of readLines(file, { maxLineBytes: 256 * 1024 * 1024 })) {
+    if (!l.text || !l.text.trim()) continue;
+    let s: ScoreLine;
+    try {
+      s = JSON.parse(l.text) as ScoreLine;
+    } catch {
+      continue;
+    }
+    if (!isScoreLine(s) || !want.has(s.policy)) continue;
+    const i = byLine.get(s.line);
+    if (i === undefined || !wanted.has(i)) continue;
+    if (s.error !== null && s.error !== undefined) continue;
+    if (!Array.isArray(s.token_logprobs) || !s.token_logprobs.length) continue;
+    let m = seqs.get(i);
+    if (!m) seqs.set(i, (m = new Map()));
+    m.set(s.policy, { tokens: Array.isArray(s.tokens) ? s.tokens : [], logprobs: s.token_logprobs });
+  }
+  const out: TokenRecord[] = [];
+  for (const i of rowsChosen) {
+    if (out.length >= limit) break;
+    const m = seqs.get(i);
+    const b = m?.get(behavior);
+    if (!m || !b) continue;
+    const rec: TokenRecord = { row: i, behavior: { tokens: b.tokens, logprobs: b.logprobs }, targets: {} };
+    for (const t of targets) {
+      const s = m.get(t);
+      if (!s) continue;
+      const same = s.tokens.length === b.tokens.length && s.tokens.every((x, k) => x === b.tokens[k]);
+      const d = perTokenDelta({
+        behaviorLogprobs: b.logprobs,
+        targetLogprobs: s.logprobs,
+        behaviorTokens: b.tokens.length ? b.tokens : undefined,
+        targetTokens: s.tokens.length ? s.tokens : undefined,
+        topN: 5,
+      });
+      rec.targets[t] = { tokens: same ? null : s.tokens, logprobs: s.logprobs, aligned: d.aligned, reason: d.reason, top: d.top };
+    }
+    out.push(rec);
+  }
+  out.sort((a, b) => a.row - b.row);
+  return {
+    available: total > 0,
+    total,
+    included: out.length,
+    selection:
+      out.length < total
+        ? `Per-token data is included for ${out.length} of ${total} records: records that break an identity check first, then those with the largest |log w|. The others show as 'not included'; raise --token-records to include more.`
+        : `Per-token data is included for all ${total} records that have it.`,
+    records: out,
+  };
+}

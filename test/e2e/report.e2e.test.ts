@@ -1,0 +1,171 @@
+// Screenshot test of the standalone report: renders generated HTML in Debian's
+// headless Chromium (driven by playwright-core), saves PNGs under
+// test-output/report/, and asserts on the DOM. Every request that is not to
+// file:// or 127.0.0.1 is aborted, and the test asserts there were none.
+// Skipped (with a message) only when /usr/bin/chromium is absent.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildReportData } from '../../src/core/report-data';
+import { writeReportHtml } from '../../src/core/report-html';
+import { packageRoot } from '../../src/core/package-root';
+import { writeSynthetic } from './synthetic';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARENA = path.resolve(packageRoot(), '../shared/data/cje-arena-sample/logged_data.jsonl');
+const OUT = path.join(packageRoot(), 'test-output', 'report');
+
+// No DOM lib in the root tsconfig: page callbacks cast to the few members they touch.
+// playwright-core's types, loaded lazily so that a missing browser skips cleanly.
+type PW = typeof import('playwright-core');
+type Ctx = import('playwright-core').BrowserContext;
+type Page = import('playwright-core').Page;
+
+describe('report in headless Chromium (e2e)', function () {
+  this.timeout(180_000);
+  let ctx: Ctx;
+  let tmp: string;
+  const external: string[] = [];
+
+  before(async function () {
+    if (!fs.existsSync(CHROMIUM)) {
+      console.log(`    SKIPPED: ${CHROMIUM} is absent (apt-get install -y chromium); the report e2e test needs Debian's Chromium.`);
+      this.skip();
+    }
+    fs.mkdirSync(OUT, { recursive: true });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-report-e2e-'));
+    const pw: PW = require('playwright-core');
+    ctx = await pw.chromium.launchPersistentContext(path.join(tmp, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1280, height: 900 },
+      colorScheme: 'light',
+    });
+    await ctx.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith('file://') || /^https?:\/\/127\.0\.0\.1[:/]/.test(url)) return route.continue();
+      external.push(url);
+      return route.abort();
+    });
+  });
+
+  after(async () => {
+    await ctx?.close();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function open(file: string): Promise<{ page: Page; errors: string[] }> {
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('request', (r) => {
+      const u = r.url();
+      if (!u.startsWith('file://') && !u.startsWith('data:') && !/^https?:\/\/127\.0\.0\.1[:/]/.test(u)) external.push(u);
+    });
+    await page.goto('file://' + file);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    return { page, errors };
+  }
+
+  it('draws cards, histograms, k̂ chart, identity table, record table and token heatmaps; log text stays text', async () => {
+    const dir = path.join(tmp, 'small');
+    const files = writeSynthetic(dir, { n: 400, withScores: true, seed: 3 });
+    const data = await buildReportData({ input: files.scores!, log: files.log, behavior: 'base', now: new Date('2025-01-01T00:00:00Z') });
+    const html = path.join(dir, 'report.html');
+    writeReportHtml(html, data);
+    const { page, errors } = await open(html);
+
+    assert.equal(await page.locator('.card').count(), 2, 'one card per target (clone, premium)');
+    assert.equal(await page.locator('#weights .chart canvas').count() >= 2, true, 'a histogram canvas per target');
+    assert.equal(await page.locator('#khat canvas').count() >= 1, true, 'k̂ chart canvas');
+    assert.match((await page.locator('.card[data-policy="clone"] .badge').first().textContent()) ?? '', /identity violations/);
+    const violationRows = await page.locator('table.violations[data-policy="clone"] tbody tr').count();
+    assert.equal(violationRows, files.cloneViolations.size, 'every clone violation listed');
+    const rows = await page.locator('#records .tr').evaluateAll((els) => els.filter((e) => (e as unknown as { style: { display: string } }).style.display !== 'none').length);
+    assert.ok(rows > 5, `table rows rendered (${rows})`);
+    await page.screenshot({ path: path.join(OUT, 'small-overview.png'), fullPage: true });
+
+    // Select the hostile record (line 1) via the filter, then look at its tokens.
+    await page.fill('#records input.filter', 'syn_0');
+    await page.locator('#records .tr', { hasText: 'syn_0' }).first().click();
+    await page.waitForSelector('.tokens .tok');
+    const cells = await page.locator('.tokens[data-side="behavior"] .tok').count();
+    assert.ok(cells > 5, `heatmap cells present (${cells})`);
+    const shown = (await page.locator('.tokens[data-side="behavior"]').textContent()) ?? '';
+    assert.ok(shown.includes('<script>'), 'the <script> in the response is shown as text');
+    assert.ok(shown.includes('onerror'), 'the <img onerror> is shown as text');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned), undefined, 'nothing from the log ran');
+    assert.equal(await page.locator('#cje-root script, #cje-root img').count(), 0, 'no element made from log text');
+    const title = await page.locator('.tokens[data-side="target"] .tok').first().getAttribute('title');
+    assert.match(title ?? '', /Δ = [+-]?\d+\.\d{6}/, 'exact Δ on hover');
+    await page.locator('#detail-section').screenshot({ path: path.join(OUT, 'small-heatmap-hostile.png') });
+
+    // A clone violation: its heatmap shows the Δ on the first token.
+    const [vi] = [...files.cloneViolations.keys()];
+    await page.fill('#records input.filter', '');
+    await page.locator(`table.violations[data-policy="clone"] tr.pick`, { hasText: `syn_${vi}` }).first().click();
+    await page.waitForSelector('.tokens .tok');
+    const delta = Number(await page.locator('.tokens[data-side="target"] .tok').first().getAttribute('data-delta'));
+    assert.ok(Math.abs(delta - files.cloneViolations.get(vi)!) < 1e-9, `first-token Δ ${delta}`);
+    await page.locator('#detail-section').screenshot({ path: path.join(OUT, 'small-heatmap-violation.png') });
+
+    // A record without token data says so.
+    assert.deepEqual(errors, [], 'no console errors');
+    await page.close();
+  });
+
+  it('keeps only a window of rows in the DOM at 100,000 records, and sorts', async () => {
+    const dir = path.join(tmp, 'big');
+    const files = writeSynthetic(dir, { n: 100_000, withScores: false, seed: 5, minTokens: 3, maxTokens: 8 });
+    const data = await buildReportData({ input: files.log, bootstrap: { b: 200 } });
+    const html = path.join(dir, 'report.html');
+    const { bytes } = writeReportHtml(html, data);
+    const t0 = Date.now();
+    const { page, errors } = await open(html);
+    const loadMs = Date.now() - t0;
+    const inDom = await page.locator('#records .tr').count();
+    assert.ok(inDom > 5 && inDom < 200, `only a window of rows in the DOM (${inDom} of 100000)`);
+    assert.match((await page.locator('#records .count').textContent()) ?? '', /100,000 of 100,000/);
+    // Sort by premium's |log w| (descending) and scroll far down: still a window, rows refilled.
+    await page.locator('#records .th[data-col="lw:premium"]').click();
+    const firstId = await page.locator('#records .tr').first().locator('.td').nth(1).textContent();
+    assert.ok(firstId, 'a first row after sorting');
+    const t1 = Date.now();
+    for (let k = 1; k <= 20; k++) await page.locator('#records .viewport').evaluate((v, y) => ((v as unknown as { scrollTop: number }).scrollTop = y), k * 120_000);
+    await page.waitForTimeout(50);
+    const scrollMs = Date.now() - t1;
+    assert.ok((await page.locator('#records .tr').count()) < 200);
+    await page.screenshot({ path: path.join(OUT, 'big-100k.png') });
+    await page.locator('#records').screenshot({ path: path.join(OUT, 'big-100k-table.png') });
+    console.log(`      100k records: HTML ${(bytes / 1048576).toFixed(1)} MiB, page ready in ${loadMs} ms, 20 scroll jumps in ${scrollMs} ms, ${inDom} row elements`);
+    assert.deepEqual(errors, [], 'no console errors');
+    await page.close();
+  });
+
+  it('renders the arena log report with clone violations listed', async function () {
+    if (!fs.existsSync(ARENA)) this.skip();
+    const data = await buildReportData({ input: ARENA });
+    const html = path.join(tmp, 'arena.html');
+    writeReportHtml(html, data);
+    const { page, errors } = await open(html);
+    assert.equal(await page.locator('.card').count(), 3);
+    assert.equal(await page.locator('table.violations[data-policy="clone"] tbody tr').count(), data.policies[0].identical.violation_count);
+    await page.screenshot({ path: path.join(OUT, 'arena-overview.png'), fullPage: true });
+    await page.screenshot({ path: path.join(OUT, 'arena-top.png'), clip: { x: 0, y: 0, width: 1280, height: 1000 } });
+    await page.locator('table.violations[data-policy="clone"] tr.pick').first().click();
+    assert.match((await page.locator('.not-included').textContent()) ?? '', /not included/);
+    await page.locator('#records .th[data-col="lw:clone"]').click();
+    await page.locator('#records').screenshot({ path: path.join(OUT, 'arena-records-by-clone.png') });
+    assert.deepEqual(errors, [], 'no console errors');
+    await page.close();
+  });
+
+  it('made no request outside file:// and 127.0.0.1', () => {
+    assert.deepEqual(external, []);
+  });
+});
