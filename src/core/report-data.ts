@@ -49,6 +49,7 @@ export interface ReportOptions {
   tokenRecords?: number;
   /** Identity tolerance on |log w| (default 1e-6). */
   tolerance?: number;
+  /** Bootstrap of the IPS/SNIPS intervals; by default B = 2000 up to 25,000 records, then scaled down (at least 200) to keep a report of 100k records within seconds. */
   bootstrap?: EstimateOptions;
   /** Histogram bins (default 60). */
   bins?: number;
@@ -67,6 +68,10 @@ export const IDENTITY_CAUSES = [
 ];
 
 const MAX_ISSUES = 50;
+/** Resamples × records the default bootstrap may spend per policy. */
+const BOOTSTRAP_BUDGET = 5e7;
+/** The top-level "line" of a score line, read without parsing the whole line (escaped quotes inside strings never match). */
+const LINE_FIELD = /(?<!\\)"line":(\d+)[,}]/;
 
 function r8(x: number | null | undefined): number | null {
   return typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(8)) : null;
@@ -316,6 +321,9 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
     for (const p of seen) if (!targetOrder.includes(p)) targetOrder.push(p);
   }
   const targets = targetOrder.filter((t) => t !== behavior);
+  if (!targets.length) {
+    throw new ReportInputError(`${opts.input}: no target policy besides the behavior "${behavior}": nothing to weigh`);
+  }
   for (const p of pairs) {
     if (!targets.includes(p.target)) {
       throw new ReportInputError(`--identical ${p.target}=${p.reference}: no target policy "${p.target}" (targets: ${targets.join(', ') || 'none'})`);
@@ -342,6 +350,11 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
   const judges = rows.map((r) => r.judge);
   const hasJudge = judges.some((j) => j !== null);
   const behaviorFp = fingerprint(behavior);
+  const bootstrap: EstimateOptions = { ...opts.bootstrap };
+  if (bootstrap.b === undefined && hasJudge) {
+    bootstrap.b = Math.max(200, Math.min(2000, Math.floor(BOOTSTRAP_BUDGET / Math.max(1, n))));
+    if (bootstrap.b < 2000) notes.push(`bootstrap intervals use B = ${bootstrap.b} resamples for ${n} records (--bootstrap B to change)`);
+  }
 
   const loggedColumn = (name: string): (number | null)[] | null => {
     if (kind !== 'scores') return null;
@@ -383,7 +396,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       judgeScores: hasJudge ? judges : undefined,
       expectedIdentical: source !== null,
       tolerance: tol,
-      bootstrap: opts.bootstrap,
+      bootstrap,
     });
     const lw: (number | null)[] = new Array(n);
     for (let i = 0; i < n; i++) {
@@ -536,6 +549,11 @@ async function collectTokens(
   const seqs = new Map<number, Map<string, { tokens: string[]; logprobs: number[] }>>();
   for await (const l of readLines(file, { maxLineBytes: 256 * 1024 * 1024 })) {
     if (!l.text || !l.text.trim()) continue;
+    const lm = LINE_FIELD.exec(l.text);
+    if (lm) {
+      const i = byLine.get(Number(lm[1]));
+      if (i === undefined || !wanted.has(i)) continue;
+    }
     let s: ScoreLine;
     try {
       s = JSON.parse(l.text) as ScoreLine;
