@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatConfigProblem, loadConfig, policyDefaults } from '../core/config';
+import { formatConfigProblem, loadConfig } from '../core/config';
 import { formatIssue } from '../core/log-reader';
-import { resolveEndpoint } from '../core/providers';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
-import { CompletionsScorer } from '../scorers/completions';
+import { completionsScorerFactory } from '../scorers/make-scorer';
 import type { Io } from './main';
 import { UsageError } from './main';
 import { formatTable, num } from './table';
@@ -63,11 +62,7 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
       policies: values.policy,
       maxLineBytes,
       signal: controller.signal,
-      makeScorer: async (policy) => {
-        const ep = await resolveEndpoint(policy);
-        const d = policyDefaults(policy);
-        return new CompletionsScorer({ baseURL: ep.baseURL, apiKey: ep.apiKey, model: policy.model, batchSize: d.batchSize, maxRetries: d.maxRetries, timeoutMs: d.timeoutMs });
-      },
+      makeScorer: completionsScorerFactory(),
       onIssue: (i) => {
         if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}${formatIssue(i)}\n`);
       },

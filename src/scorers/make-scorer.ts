@@ -1,0 +1,19 @@
+import { policyDefaults } from '../core/config';
+import { envSecrets, resolveEndpoint, type Endpoint, type SecretLookup } from '../core/providers';
+import type { PolicyConfig } from '../core/types';
+import { CompletionsScorer } from './completions';
+
+/**
+ * The backend for one policy, as runScoring's makeScorer wants it: the policy's
+ * endpoint (key looked up through `secrets`: the environment in the CLI,
+ * SecretStorage then the environment in VS Code) and its batching/retry settings.
+ * `onEndpoint` hears where the policy is scored (never the key) for logs.
+ */
+export function completionsScorerFactory(secrets: SecretLookup = envSecrets, onEndpoint?: (name: string, ep: Omit<Endpoint, 'apiKey'>) => void) {
+  return async (policy: PolicyConfig, name: string): Promise<CompletionsScorer> => {
+    const ep = await resolveEndpoint(policy, secrets);
+    onEndpoint?.(name, { baseURL: ep.baseURL, keySource: ep.keySource });
+    const d = policyDefaults(policy);
+    return new CompletionsScorer({ baseURL: ep.baseURL, apiKey: ep.apiKey, model: policy.model, batchSize: d.batchSize, maxRetries: d.maxRetries, timeoutMs: d.timeoutMs });
+  };
+}
