@@ -25,9 +25,11 @@ export function policyCard(p: PolicyReport, index: number, data: ReportData): HT
   const hill = p.hill_alpha === null ? '—' : num(p.hill_alpha, 2);
   const hillLevel: Level = p.hill_flags.infinite_mean ? 'critical' : p.hill_flags.infinite_variance ? 'warning' : p.hill_alpha === null ? 'neutral' : 'good';
   const hillNote = p.hill_flags.infinite_mean ? 'α < 1: infinite mean' : p.hill_flags.infinite_variance ? 'α < 2: infinite variance' : p.hill_reason ?? '';
+  // The card's edge shows the worst of its grades: a broken required identity is critical whatever the ESS.
+  const edge: Level = p.identical.expected && p.identical.violation_count > 0 ? 'critical' : essLevel(p.ess_grade);
   const card = el(
     'article',
-    { class: `card ${essLevel(p.ess_grade)}`, attrs: { 'data-policy': p.name } },
+    { class: `card ${edge}`, attrs: { 'data-policy': p.name } },
     el(
       'header',
       null,

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildReportData } from '../../src/core/report-data';
-import { writeReportHtml } from '../../src/core/report-html';
+import { reportHtml, writeReportHtml } from '../../src/core/report-html';
 import { packageRoot } from '../../src/core/package-root';
 import { writeSynthetic } from './synthetic';
 
@@ -161,6 +161,42 @@ describe('report in headless Chromium (e2e)', function () {
     assert.match((await page.locator('.not-included').textContent()) ?? '', /not included/);
     await page.locator('#records .th[data-col="lw:clone"]').click();
     await page.locator('#records').screenshot({ path: path.join(OUT, 'arena-records-by-clone.png') });
+    assert.deepEqual(errors, [], 'no console errors');
+    await page.close();
+  });
+
+  it('as a VS Code webview (dark theme): says ready, draws the data it is posted, posts openRecord', async () => {
+    const dir = path.join(tmp, 'webview');
+    const files = writeSynthetic(dir, { n: 300, withScores: true, seed: 9 });
+    const data = await buildReportData({ input: files.scores!, log: files.log, behavior: 'base', bootstrap: { b: 100 } });
+    // The panel gets no inline data; a stub of acquireVsCodeApi records what the view posts.
+    const stub = `<script nonce="TESTNONCE">window.__sent = []; window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__sent.push(m) });</script>`;
+    const html = reportHtml(data, undefined, 'TESTNONCE')
+      .replace(/<script type="application\/json" id="cje-data">[\s\S]*?<\/script>/, '')
+      .replace('<script nonce="TESTNONCE">', stub + '\n<script nonce="TESTNONCE">');
+    const file = path.join(dir, 'panel.html');
+    fs.writeFileSync(file, html);
+    const page = await ctx.newPage();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto('file://' + file);
+    type Sent = { type: string; line?: number; record?: string }[];
+    const sent = () => page.evaluate(() => (globalThis as unknown as { __sent: Sent }).__sent);
+    assert.deepEqual(await sent(), [{ type: 'ready' }]);
+    await page.evaluate((d) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage({ type: 'data', data: d }, '*'), data as unknown as Record<string, unknown>);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.locator('.card').count(), 2);
+    await page.locator('table.violations[data-policy="clone"] tr.pick').first().click();
+    await page.locator('.detail .btn', { hasText: 'Open in log' }).click();
+    const last = (await sent()).at(-1)!;
+    assert.equal(last.type, 'openRecord');
+    assert.equal(typeof last.line, 'number');
+    assert.equal(last.record, data.records.find((r) => r.line === last.line)!.id);
+    await page.screenshot({ path: path.join(OUT, 'webview-dark.png'), fullPage: true });
     assert.deepEqual(errors, [], 'no console errors');
     await page.close();
   });
