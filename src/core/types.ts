@@ -120,6 +120,20 @@ export interface CjeConfig {
   policies: Record<string, PolicyConfig>;
   /** Tolerance (nats) for logged-vs-rescored checks. */
   logprobTolerance?: number;
+  /**
+   * Custom completions templates defined in the config, by name; a policy's
+   * `template` may name one of them. Each either extends a shipped template
+   * (fields given replace the shipped ones; `turns` merge per role) or gives
+   * every required TemplateSpec field itself.
+   */
+  templates?: Record<string, CustomTemplateSpec>;
+}
+
+/** A template written in the config: a shipped template's fields overridden, or a whole TemplateSpec. */
+export interface CustomTemplateSpec extends Partial<Omit<TemplateSpec, 'name' | 'variants' | 'source' | 'turns'>> {
+  /** Name of the shipped template this one starts from. */
+  extends?: string;
+  turns?: Partial<Record<'system' | 'user' | 'assistant', Partial<{ prefix: string; suffix: string }>>>;
 }
 
 /** How the response span was located among the echoed tokens. */
