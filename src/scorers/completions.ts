@@ -65,12 +65,14 @@ export function describeError(e: unknown): string {
  * included, without generating anything (max_tokens 0).
  */
 export class CompletionsScorer implements Scorer {
-  readonly batchSize: number;
+  private readonly wantedBatch: number;
+  /** Set once the server refused a list of prompts that it accepted one by one. */
+  private listsRefused = false;
   private readonly client: OpenAI;
   private readonly maxRetries: number;
 
   constructor(private readonly opts: CompletionsScorerOptions) {
-    this.batchSize = Math.max(1, opts.batchSize ?? 8);
+    this.wantedBatch = Math.max(1, opts.batchSize ?? 8);
     this.maxRetries = opts.maxRetries ?? 5;
     this.client = new OpenAI({
       baseURL: opts.baseURL,
@@ -105,6 +107,10 @@ export class CompletionsScorer implements Scorer {
     }
   }
 
+  get batchSize(): number {
+    return this.listsRefused ? 1 : this.wantedBatch;
+  }
+
   scoreBatch(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]> {
     return withChildSignal(signal, (s) => this.scoreLinked(requests, s));
   }
@@ -119,6 +125,8 @@ export class CompletionsScorer implements Scorer {
       if (requests.length > 1 && e instanceof OpenAI.APIError && e.status === 400) {
         const out: SpanResult[] = [];
         for (const r of requests) out.push(...(await this.scoreLinked([r], signal)));
+        // Every prompt passed alone: the server takes no lists (or not this many), so stop sending them.
+        if (out.every((o) => o.ok || !o.error.startsWith('HTTP 400'))) this.listsRefused = true;
         return out;
       }
       const error = describeError(e);

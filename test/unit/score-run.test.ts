@@ -204,6 +204,19 @@ describe('runScoring against a loopback completions server', function () {
     assert.ok(retry.receivedAt - posts[0].receivedAt >= 290, `retried after ${retry.receivedAt - posts[0].receivedAt} ms`);
   });
 
+  it('stops batching when the server refuses lists of prompts', async () => {
+    const single = await serve({ maxBatch: 1 });
+    const log = writeLog(dir, RECORDS.map((r) => JSON.stringify(r)));
+    const s = await run(log, config(single, { batchSize: 3, concurrency: 1 }));
+    assert.equal(s.failed, 0);
+    const sizes = single.requests
+      .filter((r) => r.path === '/v1/completions')
+      .map((r) => ((r.body as { prompt: string | string[] }).prompt instanceof Array ? (r.body as { prompt: string[] }).prompt.length : 1));
+    // One refused list per fingerprint, then one prompt per request.
+    assert.equal(sizes.filter((n) => n > 1).length, 2);
+    assert.equal(sizes.filter((n) => n === 1).length, RECORDS.length * 2);
+  });
+
   it('times out a stalled request and retries it', async () => {
     const log = writeLog(dir, RECORDS.slice(0, 2).map((r) => JSON.stringify(r)));
     server.faults.push({ kind: 'slow', ms: 1500 });
