@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { lintCommand } from './lint';
 import { reportCommand } from './report';
 import { scoreCommand } from './score';
 
@@ -10,6 +11,8 @@ Usage:
       appending to LOG.scores.jsonl (resumes where a previous run stopped).
   cje report INPUT [--log LOG] [--config CONFIG] [--identical TARGET=BEHAVIOR ...] [--out report.html] [--json report.json]
       Weight diagnostics and a self-contained HTML report from a scores file or a log with log-probs.
+  cje lint CONFIG [--json] [--fix]
+      Check the config's templates, providers and policies (file:line:col: severity CODE message); exit 1 on errors.
 
 Exit codes: 0 all done, 1 some lines or records failed (or cancelled), 2 bad usage or config.
 `;
@@ -26,6 +29,8 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
         return await scoreCommand(rest, io);
       case 'report':
         return await reportCommand(rest, io);
+      case 'lint':
+        return await lintCommand(rest, io);
       case undefined:
       case '-h':
       case '--help':
