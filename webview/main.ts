@@ -4,6 +4,7 @@
 import './report.css';
 import { histogramChart, khatChart } from './charts';
 import { identicalSection, policyCard } from './cards';
+import { responsesSection } from './responses';
 import { clear, el } from './dom';
 import { int } from './format';
 import { renderDetail, type DetailState } from './heatmap';
@@ -81,6 +82,7 @@ function render(root: HTMLElement, data: ReportData): void {
     ),
   );
   root.appendChild(section('identical', 'Identical-policy check', identicalSection(data, (line, record) => pick(line, record))));
+  if (data.responses) root.appendChild(section('responses', 'Responses', responsesSection(data)));
 
   const detail = el('div', { class: 'detail' });
   const table = new RecordTable(model, (row) => select(row));

@@ -13,6 +13,7 @@ import {
   type EstimateOptions,
   type PolicyDiagnostics,
 } from './diagnostics/index';
+import { meanTokenEntropy, responseStats } from './diagnostics/responses';
 import { policyFingerprint } from './fingerprint';
 import { readLines } from './jsonl-lines';
 import { readLog } from './log-reader';
@@ -28,6 +29,7 @@ import {
   type RecordRow,
   type ReportData,
   type ReportIssue,
+  type ResponsesSection,
   type TokenRecord,
   type TokenSection,
 } from './report-types';
@@ -157,13 +159,15 @@ interface PolicyColumn {
   /** Latest successful log-prob per row (undefined: none). */
   lp: (number | null | undefined)[];
   ntok: (number | undefined)[];
+  /** Mean per-token entropy of the response, where the server gave entropies. */
+  ent: (number | null | undefined)[];
   /** Row has only error lines. */
   err: (boolean | undefined)[];
   fingerprints: Set<string>;
 }
 
 function column(): PolicyColumn {
-  return { lp: [], ntok: [], err: [], fingerprints: new Set() };
+  return { lp: [], ntok: [], ent: [], err: [], fingerprints: new Set() };
 }
 
 async function readLogRows(
@@ -304,6 +308,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
           c.ntok[i] = s.token_logprobs.length;
           withTokens.add(i);
         }
+        if (Array.isArray(s.entropy)) c.ent[i] = meanTokenEntropy(s.entropy);
       } else if (c.lp[i] === undefined) {
         c.err[i] = true;
       }
@@ -436,6 +441,14 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
           records: [],
         };
 
+  const responses: ResponsesSection = {
+    chars: responseStats(rows.map((r) => r.chars), judges),
+    tokens: kind === 'scores' ? [behavior, ...targets].map((name) => {
+      const c = cols.get(name)!;
+      return { policy: name, ...responseStats(Array.from({ length: n }, (_, i) => c.ntok[i]), judges, Array.from({ length: n }, (_, i) => c.ent[i])) };
+    }) : [],
+  };
+
   if (counter.issues > issues.length) notes.push(`${counter.issues} input issues; the first ${issues.length} are listed`);
   return {
     format: REPORT_FORMAT,
@@ -458,6 +471,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
     policies,
     records,
     tokens,
+    responses,
   };
 }
 

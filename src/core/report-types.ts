@@ -5,6 +5,7 @@
 
 import type { PolicyDiagnostics } from './diagnostics/index';
 import type { DifferenceSummary } from './diagnostics/logged-vs-rescored';
+import type { ResponseStats } from './diagnostics/responses';
 import type { TokenDeltaEntry } from './diagnostics/token-delta';
 
 export const REPORT_FORMAT = 'cje-report';
@@ -124,6 +125,12 @@ export interface ReportMeta {
   notes: string[];
 }
 
+/** Response length (characters from the log; scored tokens per policy) and mean per-token entropy. */
+export interface ResponsesSection {
+  chars: ResponseStats;
+  tokens: (ResponseStats & { policy: string })[];
+}
+
 export interface ReportData {
   format: typeof REPORT_FORMAT;
   version: typeof REPORT_VERSION;
@@ -131,4 +138,5 @@ export interface ReportData {
   policies: PolicyReport[];
   records: RecordRow[];
   tokens: TokenSection;
+  responses: ResponsesSection;
 }

@@ -124,6 +124,17 @@ describe('report data', () => {
     assert.equal(r2.targets.clone.tokens, null, 'same tokens as the behavior are not repeated');
     assert.equal(r2.targets.clone.aligned, true);
     assert.deepEqual(r2.targets.clone.top[0], { position: 1, token: 'lo', behavior_logprob: -3, target_logprob: -2.5, delta: 0.5 });
+
+    // Responses: lengths 5, 34, 5, 5 characters; judges 0.2 0.4 0.6 0.8 → median 0.5,
+    // high = r3, r4 (5, 5) → 5; low = r1, r2 (5, 34) → 19.5; overall 49 / 4 = 12.25.
+    const chars = d.responses.chars;
+    assert.equal(chars.mean_length, 12.25);
+    assert.deepEqual(chars.by_judge, { median_judge: 0.5, high: { n: 2, mean_length: 5 }, low: { n: 2, mean_length: 19.5 } });
+    // Scored tokens: every base response has 2; other has none for r4 (it failed).
+    const byPolicy = Object.fromEntries(d.responses.tokens.map((t) => [t.policy, t]));
+    assert.equal(byPolicy.base.n, 4);
+    assert.equal(byPolicy.base.mean_length, 2);
+    assert.equal(byPolicy.other.n, 3);
   });
 
   it('--identical marks a target as expected, and a token limit keeps violations first', async () => {

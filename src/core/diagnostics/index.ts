@@ -28,6 +28,7 @@ export * from './identical';
 export * from './logged-vs-rescored';
 export * from './token-delta';
 export * from './estimates';
+export * from './responses';
 
 /** Diagnostics of one vector of finite log-weights. */
 export interface WeightDiagnostics {
