@@ -1,0 +1,249 @@
+// The VS Code shell around src/core: commands, menus' targets, progress,
+// secrets, workspace trust, the diagnostics panel and live config lint.
+// Decisions live in src/core and in this folder's vscode-free modules.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { parseConfig } from '../core/config';
+import { formatIssue } from '../core/log-reader';
+import { FIREWORKS_KEY_ENV, type SecretLookup } from '../core/providers';
+import { defaultScoresPath } from '../core/score-store';
+import { runScoring, type ScoreRunSummary } from '../core/score-run';
+import { completionsScorerFactory } from '../scorers/make-scorer';
+import { discoverConfig, orderCandidates, rememberKey, reportInputsFor, isScoresFile } from './config-discovery';
+import { ConfigLint } from './lint-providers';
+import { ReportPanels, type ReportPanel } from './panel';
+import { errorMessage, redact } from './redact';
+import { progressIncrement, progressMessage, summaryMessage, UNTRUSTED_MESSAGE } from './run-text';
+import { applySettings, readSettings, type CjeSettings } from './settings';
+
+/** SecretStorage key of a secret that would otherwise come from the environment variable `name`. */
+export function secretKey(name: string): string {
+  return `cje.env.${name}`;
+}
+
+/** What activate() returns: a small API (used by the integration tests). */
+export interface CjeApi {
+  panels(): ReportPanel[];
+  lastRun(): ScoreRunSummary | undefined;
+  settings(): CjeSettings;
+}
+
+export function activate(context: vscode.ExtensionContext): CjeApi {
+  const output = vscode.window.createOutputChannel('CJE');
+  const settings = () => readSettings((k) => vscode.workspace.getConfiguration('cje').get(k));
+  const seenSecrets = new Set<string>();
+  const clean = (s: string) => redact(s, [...seenSecrets]);
+  const log = (s: string) => output.appendLine(clean(s));
+  const lint = new ConfigLint(() => settings().configGlob);
+  const panels = new ReportPanels({ context, log, tolerance: () => settings().identicalTolerance });
+  let lastRun: ScoreRunSummary | undefined;
+  const running = new Set<string>();
+
+  /** SecretStorage first, then the environment. Values are remembered only to redact them. */
+  const secrets: SecretLookup = async (name) => {
+    const v = (await context.secrets.get(secretKey(name))) || process.env[name] || undefined;
+    if (v) seenSecrets.add(v);
+    return v;
+  };
+
+  async function pickLog(uri: unknown): Promise<vscode.Uri | undefined> {
+    if (uri instanceof vscode.Uri) return uri;
+    const active = vscode.window.activeTextEditor?.document.uri;
+    if (active && /\.jsonl$/i.test(active.fsPath)) return active;
+    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'JSON Lines': ['jsonl'] }, openLabel: 'Score with CJE' });
+    return picked?.[0];
+  }
+
+  async function chooseConfig(logFile: string, ask: boolean): Promise<string | undefined> {
+    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(logFile))?.uri.fsPath;
+    const key = rememberKey(logFile, folder);
+    const remembered = context.workspaceState.get<string>(key);
+    const found = discoverConfig({ logFile, workspaceFolder: folder, remembered, exists: (f) => fs.existsSync(f) });
+    if (found.kind === 'found') {
+      log(`config ${found.file} (${found.reason})`);
+      return found.file;
+    }
+    if (!ask) return undefined;
+    const files = (await vscode.workspace.findFiles(settings().configGlob, '**/node_modules/**', 50)).map((u) => u.fsPath);
+    const ordered = orderCandidates(files, logFile, remembered);
+    const browse = '$(folder-opened) Browse…';
+    const items: vscode.QuickPickItem[] = [
+      ...ordered.map((f) => ({ label: path.basename(f), description: vscode.workspace.asRelativePath(f), detail: f })),
+      { label: browse, description: 'choose a config file' },
+    ];
+    const pick = await vscode.window.showQuickPick(items, { title: `CJE: which config scores ${path.basename(logFile)}?`, placeHolder: 'No cje.config.json beside the log: pick the policy config', ignoreFocusOut: true });
+    if (!pick) return undefined;
+    let file = pick.detail;
+    if (pick.label === browse) {
+      const u = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'CJE config': ['json', 'jsonc'] }, openLabel: 'Use this config' });
+      file = u?.[0]?.fsPath;
+    }
+    if (file) {
+      await context.workspaceState.update(key, file);
+      log(`config ${file} (picked; remembered for ${vscode.workspace.asRelativePath(logFile)})`);
+    }
+    return file;
+  }
+
+  function configText(file: string): string {
+    const open = vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'file' && d.uri.fsPath === file);
+    return open ? open.getText() : fs.readFileSync(file, 'utf8');
+  }
+
+  async function score(arg?: unknown): Promise<ScoreRunSummary | undefined> {
+    const uri = await pickLog(arg);
+    if (!uri) return undefined;
+    if (uri.scheme !== 'file' || !/\.jsonl$/i.test(uri.fsPath) || isScoresFile(uri.fsPath)) {
+      void vscode.window.showErrorMessage(`CJE: "Score with CJE" scores a .jsonl log on disk; ${path.basename(uri.fsPath)} is not one${isScoresFile(uri.fsPath) ? ' (it is a scores file: open the diagnostics panel on it)' : ''}.`);
+      return undefined;
+    }
+    const logFile = uri.fsPath;
+    if (!vscode.workspace.isTrusted) {
+      log(`score ${logFile}: refused, the workspace is not trusted`);
+      const manage = 'Manage Workspace Trust';
+      void vscode.window.showWarningMessage(UNTRUSTED_MESSAGE, manage).then((c) => c === manage && vscode.commands.executeCommand('workbench.trust.manage'));
+      return undefined;
+    }
+    if (running.has(logFile)) {
+      void vscode.window.showInformationMessage(`CJE: ${path.basename(logFile)} is being scored already.`);
+      return undefined;
+    }
+    const configFile = await chooseConfig(logFile, true);
+    if (!configFile) return undefined;
+
+    const text = configText(configFile);
+    const errors = lint.lintText(vscode.Uri.file(configFile), text).filter((f) => f.severity === 'error');
+    const parsed = parseConfig(text.replace(/^\uFEFF/, ''), configFile);
+    if (errors.length || !parsed.config) {
+      log(`score ${logFile}: refused, ${configFile} has ${errors.length || parsed.problems.length} error(s)`);
+      const show = 'Show Problems';
+      void vscode.window
+        .showErrorMessage(`CJE: ${vscode.workspace.asRelativePath(configFile)} has ${errors.length || parsed.problems.length} error(s); fix them before scoring.`, show)
+        .then(async (c) => {
+          if (c !== show) return;
+          const doc = await vscode.workspace.openTextDocument(configFile);
+          const first = errors[0];
+          const pos = first ? doc.positionAt(first.offset) : new vscode.Position(0, 0);
+          await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos) });
+          await vscode.commands.executeCommand('workbench.actions.view.problems');
+        });
+      return undefined;
+    }
+    const s = settings();
+    const config = applySettings(parsed.config, s);
+    log(`score ${logFile} with ${configFile}: behavior ${config.behavior}, policies ${Object.keys(config.policies).join(', ')}`);
+
+    running.add(logFile);
+    let summary: ScoreRunSummary | undefined;
+    try {
+      summary = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `CJE: scoring ${path.basename(logFile)}`, cancellable: true },
+        async (progress, token) => {
+          const controller = new AbortController();
+          const sub = token.onCancellationRequested(() => {
+            log('cancel requested');
+            controller.abort(new Error('cancelled'));
+          });
+          let prevDone = 0;
+          progress.report({ message: 'counting records…' });
+          try {
+            return await runScoring({
+              logFile,
+              config,
+              signal: controller.signal,
+              makeScorer: completionsScorerFactory(secrets, (name, ep) => log(`  ${name}: POST ${ep.baseURL}/completions${ep.keySource ? ` (API key from ${ep.keySource})` : ''}`)),
+              onIssue: (i) => log(formatIssue(i)),
+              onProgress: (p) => {
+                progress.report({ message: progressMessage(p), increment: progressIncrement(prevDone, p) });
+                prevDone = p.done;
+              },
+            });
+          } finally {
+            sub.dispose();
+          }
+        },
+      );
+    } catch (e) {
+      const msg = errorMessage(e, [...seenSecrets]);
+      log(`score ${logFile} failed: ${msg}`);
+      const showOut = 'Show Output';
+      void vscode.window.showErrorMessage(`CJE: scoring ${path.basename(logFile)} failed: ${msg}. What was scored is kept; run again to resume.`, showOut).then((c) => c === showOut && output.show(true));
+      return undefined;
+    } finally {
+      running.delete(logFile);
+    }
+    lastRun = summary;
+    const m = summaryMessage(summary);
+    log(`${m.text} (${summary.seconds.toFixed(1)} s)`);
+    for (const e of summary.errors.slice(0, 10)) log(`  ${e.count}× ${e.message}`);
+    if (m.level === 'info') void vscode.window.showInformationMessage(m.text);
+    else void vscode.window.showWarningMessage(m.text, 'Show Output').then((c) => c && output.show(true));
+    if (summary.scored + summary.skipped + summary.reused > 0) {
+      await panels.show({ input: summary.outFile, log: logFile, config: configFile });
+    }
+    return summary;
+  }
+
+  async function openPanel(arg?: unknown): Promise<ReportPanel | undefined> {
+    let uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+    if (!uri || !/\.jsonl$/i.test(uri.fsPath)) {
+      const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Scores or CJE log': ['jsonl'] }, openLabel: 'Open Diagnostics' });
+      uri = picked?.[0];
+    }
+    if (!uri) return undefined;
+    const inputs = reportInputsFor(uri.fsPath, (f) => fs.existsSync(f), defaultScoresPath);
+    const config = inputs.log ?? (isScoresFile(inputs.input) ? undefined : inputs.input) ? await chooseConfig(inputs.log ?? inputs.input, false) : undefined;
+    return panels.show({ ...inputs, ...(config ? { config } : {}) });
+  }
+
+  async function setKey(): Promise<void> {
+    const key = await vscode.window.showInputBox({
+      title: 'CJE: Fireworks API key',
+      prompt: `Stored in VS Code's SecretStorage (never in settings). Used for provider "fireworks" before the ${FIREWORKS_KEY_ENV} environment variable. Leave empty to remove it.`,
+      password: true,
+      ignoreFocusOut: true,
+      placeHolder: 'fw_…',
+    });
+    if (key === undefined) return;
+    if (key.trim()) {
+      seenSecrets.add(key.trim());
+      await context.secrets.store(secretKey(FIREWORKS_KEY_ENV), key.trim());
+      log('Fireworks API key stored in SecretStorage');
+      void vscode.window.showInformationMessage('CJE: Fireworks API key stored in SecretStorage.');
+    } else {
+      await context.secrets.delete(secretKey(FIREWORKS_KEY_ENV));
+      log('Fireworks API key removed from SecretStorage');
+      void vscode.window.showInformationMessage('CJE: Fireworks API key removed from SecretStorage.');
+    }
+  }
+
+  const cmd = (id: string, fn: (...a: unknown[]) => unknown) =>
+    vscode.commands.registerCommand(id, async (...a: unknown[]) => {
+      log(`command ${id}${a[0] instanceof vscode.Uri ? ` ${a[0].fsPath}` : ''}`);
+      try {
+        return await fn(...a);
+      } catch (e) {
+        const msg = errorMessage(e, [...seenSecrets]);
+        log(`${id} failed: ${msg}`);
+        void vscode.window.showErrorMessage(`CJE: ${msg}`);
+        return undefined;
+      }
+    });
+
+  context.subscriptions.push(
+    output,
+    lint,
+    panels,
+    cmd('cje.score', score),
+    cmd('cje.openPanel', openPanel),
+    cmd('cje.setFireworksApiKey', setKey),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => log('workspace trusted: scoring enabled')),
+  );
+  log(`CJE activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'not trusted: no scoring, no workers'})`);
+  return { panels: () => panels.list(), lastRun: () => lastRun, settings };
+}
+
+export function deactivate(): void {
+  /* disposables are in context.subscriptions */
+}
