@@ -17,7 +17,7 @@ import { meanTokenEntropy, responseStats } from './diagnostics/responses';
 import { policyFingerprint } from './fingerprint';
 import { readLines } from './jsonl-lines';
 import { readLog } from './log-reader';
-import { loadTemplate, resolveTemplate } from './templates';
+import { policyTemplate } from './policy-template';
 import type { CjeConfig, ScoreLine } from './types';
 import {
   REPORT_FORMAT,
@@ -108,8 +108,7 @@ export function configFingerprints(config: CjeConfig, notes: string[]): Map<stri
   const out = new Map<string, string | null>();
   for (const [name, p] of Object.entries(config.policies)) {
     try {
-      const spec = resolveTemplate(loadTemplate(p.template), p.model, p.templateVariant);
-      out.set(name, policyFingerprint(p, spec.variant));
+      out.set(name, policyFingerprint(p, policyTemplate(p, config)));
     } catch (e) {
       out.set(name, null);
       notes.push(`policy ${name}: no fingerprint (${(e as Error).message})`);

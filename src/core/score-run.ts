@@ -7,7 +7,8 @@ import { countLines } from './line-count';
 import { readLog } from './log-reader';
 import { ScoreStore, defaultScoresPath, type StoreOpenReport } from './score-store';
 import type { SpanResult } from './span';
-import { loadTemplate, renderPrompt, resolveTemplate } from './templates';
+import { policyTemplate } from './policy-template';
+import { renderPrompt } from './templates';
 import type { ChatMessage, CjeConfig, LogIssue, LogRecord, PolicyConfig, RenderedPrompt, ScoreLine, TemplateSpec } from './types';
 
 export interface ScoreProgress {
@@ -134,8 +135,13 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   const fingerprintOf = new Map<string, string>();
   for (const [name, policy] of Object.entries(config.policies)) {
     if (wanted && !wanted.has(name)) continue;
-    const spec = resolveTemplate(loadTemplate(policy.template), policy.model, policy.templateVariant);
-    const fp = policyFingerprint(policy, spec.variant);
+    let spec: TemplateSpec & { variant?: string };
+    try {
+      spec = policyTemplate(policy, config);
+    } catch (e) {
+      throw new Error(`policy ${name}: ${(e as Error).message}`);
+    }
+    const fp = policyFingerprint(policy, spec);
     fingerprintOf.set(name, fp);
     const g = groups.get(fp);
     if (g) g.names.push(name);

@@ -274,6 +274,25 @@ describe('runScoring against a loopback completions server', function () {
     assert.equal(base.logged!.examples[0].logged, -3.5);
   });
 
+  it('scores with a custom template of the config, under its own fingerprint', async () => {
+    const log = writeLog(dir, RECORDS.slice(0, 1).map((r) => JSON.stringify(r)));
+    const cfg: CjeConfig = {
+      behavior: 'base',
+      // What the lint's double-BOS quick fix writes: llama3 without the BOS the server adds anyway.
+      templates: { 'llama3-nobos': { extends: 'llama3', bos: '' } },
+      policies: { base: policy(server.baseURL, 'toy-8b'), nobos: policy(server.baseURL, 'toy-8b', { template: 'llama3-nobos' }) },
+    };
+    const s = await run(log, cfg);
+    assert.equal(s.failed, 0);
+    const lines = readScores(s.outFile);
+    const base = lines.find((l) => l.policy === 'base')!;
+    const nobos = lines.find((l) => l.policy === 'nobos')!;
+    assert.notEqual(nobos.fingerprint, base.fingerprint);
+    const sent = server.requests.flatMap((r) => (r.path === '/v1/completions' ? [(r.body as { prompt: string | string[] }).prompt].flat() : []));
+    assert.ok(sent.some((p) => p.startsWith('<|start_header_id|>')), 'the custom template sent no BOS');
+    assert.ok(sent.some((p) => p.startsWith('<|begin_of_text|>')));
+  });
+
   it('leaves the end-of-turn token out of the span when scoreEndOfTurn is false, and says so', async () => {
     const log = writeLog(dir, RECORDS.slice(0, 1).map((r) => JSON.stringify(r)));
     const s = await run(log, config(server, { scoreEndOfTurn: false }));

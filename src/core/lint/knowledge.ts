@@ -1,8 +1,9 @@
 // The data the rules consult: model families, server facts (data/*.json), and
 // how a policy's template name resolves (shipped template or custom one).
 
-import { listTemplates, loadTemplate, resolveTemplate, type ResolvedTemplate } from '../templates';
-import type { CustomTemplateSpec, PolicyConfig, TemplateSpec } from '../types';
+import type { PolicyConfig, TemplateSpec } from '../types';
+// How a policy's template resolves lives beside the templates: scoring and the report need it too.
+export { REQUIRED_TEMPLATE_FIELDS, buildCustomTemplate, resolvePolicyTemplate, shippedTemplates, type TemplateResolution } from '../policy-template';
 import familiesData from './data/model-families.json';
 import providersData from './data/providers.json';
 
@@ -61,11 +62,6 @@ export function lacksEcho(p: Partial<PolicyConfig>, family: string | undefined):
   );
 }
 
-let shipped: string[] | undefined;
-export function shippedTemplates(): string[] {
-  return (shipped ??= listTemplates());
-}
-
 export function levenshtein(a: string, b: string): number {
   const d = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
@@ -89,59 +85,6 @@ export function didYouMean(name: string, known: string[]): string[] {
     .filter((x) => x.d <= limit)
     .sort((a, b) => a.d - b.d || a.k.localeCompare(b.k))
     .map((x) => x.k);
-}
-
-export const REQUIRED_TEMPLATE_FIELDS = ['bos', 'eos', 'tokenizerAddsBos', 'turns', 'systemHandling', 'generationPrefix', 'endOfTurn'] as const;
-
-export type TemplateResolution =
-  | { ok: true; spec: ResolvedTemplate; custom: boolean; /** The shipped template it extends (custom) or is. */ base?: string }
-  | { ok: false; error: string };
-
-/** A custom template merged over the shipped one it extends (turns merge per role); throws on what cannot be merged. */
-export function buildCustomTemplate(name: string, custom: CustomTemplateSpec, model: string, variant?: string): ResolvedTemplate {
-  const { extends: ext, turns, ...rest } = custom;
-  let base: ResolvedTemplate | undefined;
-  if (ext !== undefined) {
-    if (!shippedTemplates().includes(ext)) throw new Error(`extends "${ext}", which is not a shipped template`);
-    base = resolveTemplate(loadTemplate(ext), model, variant);
-  } else {
-    const missing = REQUIRED_TEMPLATE_FIELDS.filter((f) => custom[f] === undefined);
-    const roles = ['system', 'user', 'assistant'] as const;
-    const badTurns = roles.filter((r) => typeof turns?.[r]?.prefix !== 'string' || typeof turns?.[r]?.suffix !== 'string');
-    if (missing.length) throw new Error(`has no "extends" and lacks ${missing.map((m) => `"${m}"`).join(', ')}`);
-    if (badTurns.length) throw new Error(`has no "extends" and lacks prefix/suffix for turns ${badTurns.join(', ')}`);
-  }
-  const baseTurns = base?.turns ?? ({} as TemplateSpec['turns']);
-  const mergedTurns = {} as TemplateSpec['turns'];
-  for (const r of ['system', 'user', 'assistant'] as const) {
-    mergedTurns[r] = { prefix: turns?.[r]?.prefix ?? baseTurns[r]?.prefix ?? '', suffix: turns?.[r]?.suffix ?? baseTurns[r]?.suffix ?? '' };
-  }
-  return {
-    ...(base ?? { description: '', families: [] }),
-    ...(rest as Partial<TemplateSpec>),
-    notes: [...(base?.notes ?? []), ...(rest.notes ?? [])],
-    turns: mergedTurns,
-    name,
-    ...(base?.variant ? { variant: base.variant } : {}),
-  } as ResolvedTemplate;
-}
-
-/** What a policy's `template` names: a custom template of the config first, else a shipped one. */
-export function resolvePolicyTemplate(policy: Partial<PolicyConfig>, customTemplates: Record<string, CustomTemplateSpec> = {}): TemplateResolution {
-  const name = policy.template;
-  const model = typeof policy.model === 'string' ? policy.model : '';
-  if (typeof name !== 'string' || !name) return { ok: false, error: 'no template' };
-  try {
-    if (Object.hasOwn(customTemplates, name)) {
-      const c = customTemplates[name];
-      if (!c || typeof c !== 'object') return { ok: false, error: `custom template "${name}" is not an object` };
-      return { ok: true, spec: buildCustomTemplate(name, c, model, policy.templateVariant), custom: true, base: c.extends };
-    }
-    if (!shippedTemplates().includes(name)) return { ok: false, error: `unknown template "${name}"` };
-    return { ok: true, spec: resolveTemplate(loadTemplate(name), model, policy.templateVariant), custom: false, base: name };
-  } catch (e) {
-    return { ok: false, error: (e as Error).message };
-  }
 }
 
 /** Special-token-looking pieces of a template: <|…|>, <｜…｜> and <word> tags (e.g. <start_of_turn>, <think>). */

@@ -24,7 +24,9 @@ export const identicalFingerprintsRule: LintRule = {
     const seen = new Map<string, string>();
     for (const { name, policy, path } of usable) {
       const res = resolvePolicyTemplate(policy, ctx.customTemplates);
-      const fp = policyFingerprint(policy as PolicyConfig, res.ok ? res.spec.variant : undefined);
+      // A template that does not resolve is another rule's error; without it there is no fingerprint.
+      if (!res.ok) continue;
+      const fp = policyFingerprint(policy as PolicyConfig, res.spec);
       const first = seen.get(fp);
       if (first === undefined) {
         seen.set(fp, name);
