@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { dottedPath, lineCol, nodeValue } from './json-text';
 import { packageRoot } from './package-root';
 import type { CjeConfig, PolicyConfig } from './types';
 
@@ -71,19 +72,7 @@ function pointerToPath(pointer: string, value: unknown): (string | number)[] {
     });
 }
 
-function dotted(p: (string | number)[]): string {
-  return p.map((s) => (typeof s === 'number' ? `[${s}]` : s)).join('.').replace(/\.\[/g, '[');
-}
 
-function lineCol(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let last = -1;
-  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    last = i;
-  }
-  return { line, column: offset - last };
-}
 
 /** Places a problem on the value at `p`, or on the nearest ancestor that exists. */
 function locate(text: string, root: Node | undefined, p: (string | number)[], onKey = false): Partial<ConfigProblem> {
@@ -130,7 +119,7 @@ export function parseConfig(text: string, file = 'cje.config.json'): LoadedConfi
   }
   const value = nodeValue(root);
   const add = (p: (string | number)[], message: string, onKey = false) =>
-    problems.push({ path: dotted(p), message, ...locate(text, root, p, onKey) });
+    problems.push({ path: dottedPath(p), message, ...locate(text, root, p, onKey) });
 
   // Checked before the schema, whose enum error would not say why or what to use instead.
   const policies = (value as { policies?: unknown })?.policies;
@@ -143,7 +132,7 @@ export function parseConfig(text: string, file = 'cje.config.json'): LoadedConfi
   const chatOnlyPaths = new Set(problems.map((p) => p.path));
   for (const e of validate(value)) {
     const m = ajvMessage(e, value);
-    if (chatOnlyPaths.has(dotted(m.path))) continue;
+    if (chatOnlyPaths.has(dottedPath(m.path))) continue;
     add(m.path, m.message, m.onKey);
   }
   if (problems.length) return { file, config: null, problems };
@@ -162,19 +151,6 @@ export function parseConfig(text: string, file = 'cje.config.json'): LoadedConfi
   return { file, config: problems.length ? null : config, problems };
 }
 
-function nodeValue(n: Node): unknown {
-  switch (n.type) {
-    case 'object': {
-      const o: Record<string, unknown> = {};
-      for (const prop of n.children ?? []) o[prop.children![0].value as string] = prop.children![1] ? nodeValue(prop.children![1]) : undefined;
-      return o;
-    }
-    case 'array':
-      return (n.children ?? []).map(nodeValue);
-    default:
-      return n.value;
-  }
-}
 
 export function loadConfig(file: string): LoadedConfig {
   let text: string;

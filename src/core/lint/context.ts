@@ -4,6 +4,7 @@
 
 import * as path from 'node:path';
 import { findNodeAtLocation, modify, type FormattingOptions, type JSONPath, type Node } from 'jsonc-parser';
+import { dottedPath, lineCol } from '../json-text';
 import type { CustomTemplateSpec, PolicyConfig } from '../types';
 import type { LintDiagnostic, LintEdit, LintFix, LintOptions, LintSeverity } from './types';
 
@@ -43,19 +44,7 @@ export interface LintDiagnosticInput {
   fixes?: LintFix[];
 }
 
-export function dottedPath(p: JSONPath): string {
-  return p.map((s) => (typeof s === 'number' ? `[${s}]` : s)).join('.').replace(/\.\[/g, '[');
-}
 
-export function lineCol(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let last = -1;
-  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    last = i;
-  }
-  return { line, column: offset - last };
-}
 
 /** Indentation and line ending of the file, so inserted properties look like their neighbours. */
 export function detectFormatting(text: string): FormattingOptions {

@@ -1,7 +1,8 @@
 // The lint engine: parse once with positions, run every rule, sort, count.
 // Pure: no 'vscode', no I/O except reading tokenizer.json files (cached).
 
-import { applyEdits, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { applyEdits, parseTree, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { nodeValue } from '../json-text';
 import { createContext, rangeLocation } from './context';
 import { configSchemaRule } from './rules/config-schema';
 import { customTemplateFormatRule } from './rules/custom-template-format';
@@ -34,19 +35,6 @@ export const LINT_CODES: Readonly<Record<string, { severity: string; summary: st
   LINT_RULES.flatMap((r) => Object.entries(r.codes).map(([code, c]) => [code, { ...c, rule: r.name }])).sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
 );
 
-function nodeValue(n: Node): unknown {
-  switch (n.type) {
-    case 'object': {
-      const o: Record<string, unknown> = {};
-      for (const prop of n.children ?? []) o[prop.children![0].value as string] = prop.children![1] ? nodeValue(prop.children![1]) : undefined;
-      return o;
-    }
-    case 'array':
-      return (n.children ?? []).map(nodeValue);
-    default:
-      return n.value;
-  }
-}
 
 function summarize(file: string, diagnostics: LintDiagnostic[]): LintResult {
   const count = (s: LintSeverity) => diagnostics.filter((d) => d.severity === s).length;
