@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { lintCommand } from './lint';
 import { reportCommand } from './report';
 import { scoreCommand } from './score';
+import { workerCommand } from './worker';
 
 const USAGE = `cje — teacher-forced log-probs and importance-weight diagnostics for off-policy evaluation
 
@@ -11,6 +12,8 @@ Usage:
       appending to LOG.scores.jsonl (resumes where a previous run stopped).
   cje report INPUT [--log LOG] [--config CONFIG] [--identical TARGET=BEHAVIOR ...] [--out report.html] [--json report.json]
       Weight diagnostics and a self-contained HTML report from a scores file or a log with log-probs.
+  cje worker --model DIR [--port N] [--device auto|cpu|cuda] [--dtype fp32|fp16|q8] [--max-batch-tokens N]
+      Serve a local model folder (transformers.js/ONNX) on 127.0.0.1 with the completions echo protocol.
   cje lint CONFIG [--json] [--fix]
       Check the config's templates, providers and policies (file:line:col: severity CODE message); exit 1 on errors.
 
@@ -29,6 +32,8 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
         return await scoreCommand(rest, io);
       case 'report':
         return await reportCommand(rest, io);
+      case 'worker':
+        return await workerCommand(rest, io);
       case 'lint':
         return await lintCommand(rest, io);
       case undefined:

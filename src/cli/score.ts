@@ -5,6 +5,7 @@ import { formatConfigProblem, loadConfig } from '../core/config';
 import { formatIssue } from '../core/log-reader';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
 import { completionsScorerFactory } from '../scorers/make-scorer';
+import { withLocalWorkers, workers } from '../worker/manager';
 import type { Io } from './main';
 import { UsageError } from './main';
 import { formatTable, num } from './table';
@@ -62,7 +63,13 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
       policies: values.policy,
       maxLineBytes,
       signal: controller.signal,
-      makeScorer: completionsScorerFactory(),
+      // "local" policies that name a model folder get a worker started for it (one per folder, stopped at the end).
+      makeScorer: withLocalWorkers(completionsScorerFactory(), {
+        baseDir: path.dirname(path.resolve(configFile)),
+        onStart: (name, dir, w) => {
+          if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje: ${name}: local worker for ${dir} at ${w.baseURL}\n`);
+        },
+      }),
       onIssue: (i) => {
         if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}${formatIssue(i)}\n`);
       },
@@ -81,6 +88,7 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await workers.stopAll();
   }
 }
 

@@ -142,10 +142,9 @@ export function parseConfig(text: string, file = 'cje.config.json'): LoadedConfi
     add(['behavior'], `names "${config.behavior}", which is not among the policies (${Object.keys(config.policies).join(', ')})`);
   }
   for (const [name, pol] of Object.entries(config.policies)) {
-    if (pol.provider !== 'fireworks' && !pol.baseURL) {
-      add(['policies', name], pol.provider === 'local'
-        ? 'provider "local" needs baseURL of a running worker (start one with: cje worker --model DIR)'
-        : 'provider "openai-compatible" needs baseURL, e.g. "http://127.0.0.1:8000/v1" for vLLM');
+    // A "local" policy either names a running worker (baseURL) or a model folder in `model`, for which a worker is started.
+    if (pol.provider === 'openai-compatible' && !pol.baseURL) {
+      add(['policies', name], 'provider "openai-compatible" needs baseURL, e.g. "http://127.0.0.1:8000/v1" for vLLM');
     }
   }
   return { file, config: problems.length ? null : config, problems };
