@@ -18,7 +18,9 @@ const r = await esbuild.build({
   target: 'node20',
   // jsonc-parser's UMD build hides its modules from bundlers; its ESM build does not.
   mainFields: ['module', 'main'],
-  external: ['vscode', '@huggingface/transformers', 'onnxruntime-node'],
+  // Loaded only where present (tokenizer checks of the lint engine, the local worker): absent from the
+  // .vsix, where those checks are skipped and the worker runs from the CLI package.
+  external: ['vscode', '@huggingface/transformers', '@huggingface/tokenizers', 'onnxruntime-node', '@lenml/*'],
   minify: !dev,
   keepNames: true,
   sourcemap: dev ? 'inline' : false,

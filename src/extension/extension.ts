@@ -10,6 +10,7 @@ import { FIREWORKS_KEY_ENV, type SecretLookup } from '../core/providers';
 import { defaultScoresPath } from '../core/score-store';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
 import { completionsScorerFactory } from '../scorers/make-scorer';
+import { WorkerManager, withLocalWorkers } from '../worker/manager';
 import { discoverConfig, orderCandidates, rememberKey, reportInputsFor, isScoresFile } from './config-discovery';
 import { ConfigLint } from './lint-providers';
 import { ReportPanels, type ReportPanel } from './panel';
@@ -38,6 +39,10 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
   const lint = new ConfigLint(() => settings().configGlob);
   const panels = new ReportPanels({ context, log, tolerance: () => settings().identicalTolerance });
   let lastRun: ScoreRunSummary | undefined;
+  // Local workers (provider "local" with a model folder): started on demand, only from a
+  // trusted workspace's scoring run, reused across runs, stopped when the extension stops.
+  let manager: WorkerManager | undefined;
+  const workerManager = () => (manager ??= new WorkerManager({ log: (l) => log(`worker: ${l}`) }));
   const running = new Set<string>();
 
   /** SecretStorage first, then the environment. Values are remembered only to redact them. */
@@ -84,6 +89,13 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
       log(`config ${file} (picked; remembered for ${vscode.workspace.asRelativePath(logFile)})`);
     }
     return file;
+  }
+
+  /** Where relative model folders of "local" policies are found: the setting (relative to the workspace folder) or the config's folder. */
+  function localModelBase(s: CjeSettings, configFile: string): string {
+    if (!s.localWorkerModelPath) return path.dirname(configFile);
+    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(configFile))?.uri.fsPath ?? path.dirname(configFile);
+    return path.resolve(folder, s.localWorkerModelPath);
   }
 
   function configText(file: string): string {
@@ -152,7 +164,17 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
               logFile,
               config,
               signal: controller.signal,
-              makeScorer: completionsScorerFactory(secrets, (name, ep) => log(`  ${name}: POST ${ep.baseURL}/completions${ep.keySource ? ` (API key from ${ep.keySource})` : ''}`)),
+              makeScorer: withLocalWorkers(
+                completionsScorerFactory(secrets, (name, ep) => log(`  ${name}: POST ${ep.baseURL}/completions${ep.keySource ? ` (API key from ${ep.keySource})` : ''}`)),
+                {
+                  baseDir: localModelBase(s, configFile),
+                  get manager() {
+                    if (!vscode.workspace.isTrusted) throw new Error(UNTRUSTED_MESSAGE);
+                    return workerManager();
+                  },
+                  onStart: (name, dir, w) => log(`  ${name}: local worker for ${dir} at ${w.baseURL} (pid ${w.pid})`),
+                },
+              ),
               onIssue: (i) => log(formatIssue(i)),
               onProgress: (p) => {
                 progress.report({ message: progressMessage(p), increment: progressIncrement(prevDone, p) });
@@ -232,6 +254,7 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     });
 
   context.subscriptions.push(
+    { dispose: () => void manager?.stopAll() },
     output,
     lint,
     panels,

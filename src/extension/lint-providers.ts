@@ -1,6 +1,6 @@
 // Live lint of cje config files: diagnostics as the user types (debounced),
 // quick fixes from the findings' fixes, hovers and completions for template
-// names. The findings come from config-lint.ts (src/core underneath).
+// names. The findings come from config-lint.ts (src/core/lint underneath).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { lintConfigText, templateAt, templateCompletionItems, templateHoverMarkdown, type LintFinding, type Severity } from './config-lint';
@@ -120,9 +120,10 @@ export class ConfigLint implements vscode.Disposable {
 
   private hover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | undefined {
     if (!this.isConfig(doc)) return undefined;
-    const at = templateAt(doc.getText(), doc.offsetAt(pos));
+    const text = doc.getText();
+    const at = templateAt(text, doc.offsetAt(pos));
     if (!at || !at.value) return undefined;
-    const md = templateHoverMarkdown(at.value);
+    const md = templateHoverMarkdown(at, text);
     if (!md) return undefined;
     const m = new vscode.MarkdownString(md);
     m.isTrusted = false;
@@ -132,12 +133,14 @@ export class ConfigLint implements vscode.Disposable {
 
   private completions(doc: vscode.TextDocument, pos: vscode.Position): vscode.CompletionItem[] | undefined {
     if (!this.isConfig(doc)) return undefined;
-    const at = templateAt(doc.getText(), doc.offsetAt(pos));
+    const text = doc.getText();
+    const at = templateAt(text, doc.offsetAt(pos));
     if (!at) return undefined;
     const range = at.length ? new vscode.Range(doc.positionAt(at.offset), doc.positionAt(at.offset + at.length)) : undefined;
-    return templateCompletionItems().map(({ name, detail }) => {
+    return templateCompletionItems(text).map(({ name, detail, documentation }) => {
       const item = new vscode.CompletionItem(name, vscode.CompletionItemKind.EnumMember);
       item.detail = detail;
+      item.documentation = documentation;
       item.insertText = JSON.stringify(name);
       item.filterText = JSON.stringify(name);
       if (range) item.range = range;

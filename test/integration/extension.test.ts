@@ -62,7 +62,7 @@ describe('CJE extension in a real VS Code', function () {
   it('lints a config as it is edited: unknown template diagnostic, quick fix, hover, completions', async () => {
     const doc = await vscode.workspace.openTextDocument(badConfig);
     await vscode.window.showTextDocument(doc);
-    const diag = await until('the unknown-template diagnostic', () => cjeDiagnostics(badConfig).find((d) => d.code === 'unknown-template'));
+    const diag = await until('the unknown-template diagnostic', () => cjeDiagnostics(badConfig).find((d) => d.code === 'CJE010'));
     assert.equal(diag.severity, vscode.DiagnosticSeverity.Error);
     assert.match(diag.message, /llama5/);
     assert.equal(doc.getText(diag.range), '"llama5"');
@@ -70,7 +70,7 @@ describe('CJE extension in a real VS Code', function () {
     const hover = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', badConfig, doc.positionAt(doc.getText().indexOf('"chatml"') + 2));
     const hoverText = hover.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
     assert.match(hoverText, /chatml/);
-    assert.match(hoverText, /completions template/);
+    assert.match(hoverText, /im_start/);
 
     const inValue = doc.positionAt(doc.getText().indexOf('"llama5"') + 1);
     const list = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', badConfig, inValue);
@@ -78,7 +78,7 @@ describe('CJE extension in a real VS Code', function () {
     for (const t of ['llama3', 'chatml', 'mistral']) assert.ok(labels.includes(t), `completion ${t} in ${labels.join(',')}`);
 
     const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', badConfig, diag.range);
-    const fix = actions.find((a) => a.title === 'Use template "llama3"');
+    const fix = actions.find((a) => a.title === 'Change template to "llama3"');
     assert.ok(fix?.edit, `a quick fix among ${actions.map((a) => a.title).join(' | ')}`);
 
     // Typing a bad value live: a diagnostic appears without saving.
@@ -86,15 +86,15 @@ describe('CJE extension in a real VS Code', function () {
     const behaviorAt = doc.getText().indexOf('"base"', doc.getText().indexOf('"behavior"'));
     edit.replace(badConfig, new vscode.Range(doc.positionAt(behaviorAt), doc.positionAt(behaviorAt + 6)), '"nobody"');
     assert.ok(await vscode.workspace.applyEdit(edit));
-    await until('the behavior diagnostic while typing', () => cjeDiagnostics(badConfig).find((d) => /behavior names "nobody"/.test(d.message)));
+    await until('the behavior diagnostic while typing', () => cjeDiagnostics(badConfig).find((d) => /nobody/.test(d.message) && d.severity === vscode.DiagnosticSeverity.Error));
     await vscode.commands.executeCommand('undo');
     await until('the behavior diagnostic to go', () => !cjeDiagnostics(badConfig).some((d) => /nobody/.test(d.message)) || undefined);
 
     assert.ok(await vscode.workspace.applyEdit(fix.edit));
-    await until('the unknown-template diagnostic to go', () => (cjeDiagnostics(badConfig).some((d) => d.code === 'unknown-template') ? undefined : true));
+    await until('the unknown-template diagnostic to go', () => (cjeDiagnostics(badConfig).some((d) => d.code === 'CJE010') ? undefined : true));
     assert.match(doc.getText(), /"template": "llama3"/);
     await vscode.commands.executeCommand('undo');
-    await until('the diagnostic to return after undo', () => cjeDiagnostics(badConfig).find((d) => d.code === 'unknown-template'));
+    await until('the diagnostic to return after undo', () => cjeDiagnostics(badConfig).find((d) => d.code === 'CJE010'));
     await doc.save();
   });
 
