@@ -3,6 +3,9 @@
 // worker into batches of ≤ --max-batch-tokens) against a bare transformers.js
 // forward pass over the same batches (same packing, logits only: no reduction,
 // no HTTP, no JSON), and single-record latency. Ratios are measured in this run.
+// The worker reduces logits in onnxruntime (src/worker/reduce.onnx) unless it
+// cannot load it; a second worker with the JS reduction (reduce.ts) is timed
+// on the same batches for comparison.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../src/core/package-root';
@@ -52,21 +55,24 @@ function pack(seqs: number[][]): number[][][] {
 
 async function main() {
   const texts = prompts();
-  const w = await startWorker({ model: FIXTURE, port: 0, device: 'cpu', maxBatchTokens: MAX_BATCH_TOKENS });
+  const w = await startWorker({ model: FIXTURE, port: 0, device: 'cpu', maxBatchTokens: MAX_BATCH_TOKENS, log: (l) => console.log(l) });
+  const wJs = await startWorker({ model: FIXTURE, port: 0, device: 'cpu', maxBatchTokens: MAX_BATCH_TOKENS, reduce: 'js' });
   const m = w.model;
   const seqs = texts.map((t) => m.encode(t).slice(0, m.maxPositions));
   const tokens = seqs.reduce((n, s) => n + s.length, 0);
-  console.log(`${texts.length} prompts, ${tokens} tokens (llama3 template, arena-mini), batches ≤ ${MAX_BATCH_TOKENS} padded tokens, ${m.device}`);
+  const reduce = ((await (await fetch(w.baseURL.replace(/\/v1$/, '/health'))).json()) as { reduce: string }).reduce;
+  console.log(`${texts.length} prompts, ${tokens} tokens (llama3 template, arena-mini), batches ≤ ${MAX_BATCH_TOKENS} padded tokens, ${m.device}, reduction: ${reduce}`);
 
-  const post = async (body: unknown) => {
-    const r = await fetch(`${w.baseURL}/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = async (body: unknown, worker = w) => {
+    const r = await fetch(`${worker.baseURL}/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
     return r.json();
   };
   const echo = (prompt: unknown) => ({ model: m.id, prompt, echo: true, max_tokens: 0, logprobs: 1 });
 
-  // Warm up both paths.
+  // Warm up all paths.
   await post(echo(texts.slice(0, 4)));
+  await post(echo(texts.slice(0, 4)), wJs);
   const bare = await loadModel(FIXTURE, { device: 'cpu' });
   const batches = pack(seqs);
   for (const b of batches.slice(0, 2)) (await bare.forward(b, Math.max(...b.map((s) => s.length)))).dispose();
@@ -90,22 +96,24 @@ async function main() {
     return Number(process.hrtime.bigint() - t0) / 1e9;
   };
   // Prompts sent in one request in the packing order: exactly the bare pass's batches.
-  const timeWorkerSameBatches = async () => {
+  const timeWorkerSameBatches = async (worker = w) => {
     const t0 = process.hrtime.bigint();
-    await post(echo(seqs));
+    await post(echo(seqs), worker);
     return Number(process.hrtime.bigint() - t0) / 1e9;
   };
 
-  const best = { bare: Infinity, same: Infinity, worker: Infinity };
+  const best = { bare: Infinity, same: Infinity, worker: Infinity, js: Infinity };
   for (let r = 0; r < ROUNDS; r++) {
     best.bare = Math.min(best.bare, await timeBare());
     best.same = Math.min(best.same, await timeWorkerSameBatches());
     best.worker = Math.min(best.worker, await timeWorker(8, 4));
+    best.js = Math.min(best.js, await timeWorkerSameBatches(wJs));
   }
   const tps = (s: number) => (tokens / s).toFixed(0);
   console.log(`bare transformers.js forward (logits only)   ${tps(best.bare)} tokens/s`);
   console.log(`worker, same batches (one request, all ids)  ${tps(best.same)} tokens/s   ratio ${(best.bare / best.same).toFixed(2)}`);
   console.log(`worker, 8 prompts × 4 requests in flight     ${tps(best.worker)} tokens/s   ratio ${(best.bare / best.worker).toFixed(2)}`);
+  console.log(`worker, same batches, JS reduction (reduce.ts) ${tps(best.js)} tokens/s   ratio ${(best.bare / best.js).toFixed(2)}`);
 
   // Single-record latency: one prompt per request, nothing else in flight.
   const lat: number[] = [];
@@ -119,6 +127,7 @@ async function main() {
   console.log(`single-record latency over HTTP (mean ${mean.toFixed(0)} tokens): median ${lat[lat.length >> 1].toFixed(1)} ms, p90 ${lat[Math.floor(lat.length * 0.9)].toFixed(1)} ms`);
   await bare.dispose();
   await w.close();
+  await wJs.close();
 }
 
 main().then(

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { loadModel, type Device, type Dtype, type LoadedModel } from './model';
 import { bad, contextError, parseCompletionRequest, ProtocolError, type PromptInput } from './protocol';
 import { reduceSequence, type PositionStats } from './reduce';
+import { loadOnnxReducer, reduceGraphPath, type BatchReducer } from './reduce-onnx';
 
 export interface WorkerOptions {
   model: string;
@@ -27,6 +28,16 @@ export interface WorkerOptions {
   maxBatchTokens?: number;
   /** Largest request body in bytes (413 above). Default 8 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Where each batch's logits are reduced: 'onnx' (default) runs
+   * src/worker/reduce.onnx in onnxruntime, falling back to 'js' (reduce.ts,
+   * one pass per row on the JS thread) with one log line when it cannot load.
+   */
+  reduce?: 'onnx' | 'js';
+  /** onnxruntime threads for the reduction (0: onnxruntime's default, one per core). */
+  reduceThreads?: number;
+  /** The reduction graph (default: reduceGraphPath(), src/worker/reduce.onnx in the package). */
+  reduceGraph?: string;
   log?: (line: string) => void;
 }
 
@@ -54,7 +65,27 @@ export class Batcher {
   constructor(
     private readonly model: LoadedModel,
     private readonly maxBatchTokens: number,
+    /** Reduces a whole batch in onnxruntime; without it (or after it fails once), reduce.ts on the JS thread. */
+    private reducer?: BatchReducer,
+    private readonly log?: (line: string) => void,
   ) {}
+
+  /** Which reduction the next batch gets. */
+  get reduceMode(): 'onnx' | 'js' {
+    return this.reducer ? 'onnx' : 'js';
+  }
+
+  private async reduce(batch: Item[], logits: Float32Array, vocab: number, maxLen: number): Promise<PositionStats[][]> {
+    if (this.reducer) {
+      try {
+        return await this.reducer.reduce(logits, [batch.length, maxLen, vocab], batch);
+      } catch (e) {
+        this.log?.(`cje worker: the onnxruntime reduction failed (${(e as Error).message.split('\n')[0]}); reducing logits in JavaScript from now on`);
+        this.reducer = undefined;
+      }
+    }
+    return batch.map((it, b) => reduceSequence(logits, vocab, b * maxLen, it.ids, it.k));
+  }
 
   score(ids: number[], k: number): Promise<PositionStats[]> {
     return new Promise((resolve, reject) => {
@@ -101,7 +132,8 @@ export class Batcher {
         const nextFwd = next ? this.forward(next) : null;
         if (res) {
           try {
-            cur.forEach((it, b) => it.resolve(reduceSequence(res!.logits, res!.vocab, b * res!.maxLen, it.ids, it.k)));
+            const stats = await this.reduce(cur, res.logits, res.vocab, res.maxLen);
+            cur.forEach((it, b) => it.resolve(stats[b]));
             this.stats.batches++;
             this.stats.sequences += cur.length;
             this.stats.tokens += cur.reduce((n, it) => n + it.ids.length, 0);
@@ -186,7 +218,15 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
   const model = await loadModel(opts.model, { device: opts.device, dtype: opts.dtype, log: opts.log });
   const maxBatchTokens = opts.maxBatchTokens ?? 4096;
   const maxBody = opts.maxBodyBytes ?? 8 * 1024 * 1024;
-  const batcher = new Batcher(model, maxBatchTokens);
+  let reducer: BatchReducer | undefined;
+  if ((opts.reduce ?? 'onnx') === 'onnx') {
+    try {
+      reducer = await loadOnnxReducer({ threads: opts.reduceThreads, file: opts.reduceGraph });
+    } catch (e) {
+      opts.log?.(`cje worker: cannot load the onnxruntime reduction ${opts.reduceGraph ?? reduceGraphPath()} (${(e as Error).message.split('\n')[0]}); reducing logits in JavaScript (slower)`);
+    }
+  }
+  const batcher = new Batcher(model, maxBatchTokens, reducer, opts.log);
   const enc = new TextEncoder();
   const dec = new TextDecoder('utf-8', { fatal: false });
   const started = Date.now();
@@ -272,6 +312,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
           dtype: model.dtype,
           max_model_len: model.maxPositions,
           max_batch_tokens: maxBatchTokens,
+          reduce: batcher.reduceMode,
           uptime_s: Math.round((Date.now() - started) / 1000),
           ...batcher.stats,
         });
@@ -329,6 +370,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         server.closeAllConnections();
       });
       await model.dispose();
+      await reducer?.dispose();
     },
   };
 }

@@ -10,7 +10,8 @@ import { runScoring } from '../../src/core/score-run';
 import type { CjeConfig, ScoreLine } from '../../src/core/types';
 import { CompletionsScorer } from '../../src/scorers/completions';
 import { WorkerManager, withLocalWorkers } from '../../src/worker/manager';
-import { reduceSequence } from '../../src/worker/reduce';
+import { reduceSequence, type PositionStats } from '../../src/worker/reduce';
+import { loadOnnxReducer, reduceGraphPath } from '../../src/worker/reduce-onnx';
 import { startWorker, type RunningWorker } from '../../src/worker/server';
 
 const ROOT = packageRoot();
@@ -83,6 +84,111 @@ describe('worker: reduceSequence', () => {
       const top = row.map((x, i) => [x, i]).sort((a, b) => b[0] - a[0]).slice(0, 4).map((p) => p[1]);
       assert.deepEqual(got[t].topIds, top);
       assert.ok(Number.isFinite(got[t].logprob));
+    }
+  });
+});
+
+/** max |Δ| of log-probs, entropies and top log-probs; top ids must be equal. */
+function statsDiff(a: PositionStats[], b: PositionStats[], what: string): number {
+  assert.equal(a.length, b.length, `${what}: positions`);
+  let worst = 0;
+  a.forEach((p, t) => {
+    assert.deepEqual(p.topIds, b[t].topIds, `${what}: top ids at ${t}`);
+    worst = Math.max(worst, Math.abs(p.logprob - b[t].logprob), Math.abs(p.entropy - b[t].entropy), ...p.topLogprobs.map((x, j) => Math.abs(x - b[t].topLogprobs[j])));
+  });
+  return worst;
+}
+
+describe('worker: the onnxruntime reduction (reduce.onnx) against reduceSequence', function () {
+  this.timeout(30000);
+
+  it('is the committed graph, loads, and equals the JS reduction (≤ 1e-5) on a padded batch with extreme logits and mixed k', async () => {
+    assert.ok(fs.existsSync(reduceGraphPath()), reduceGraphPath());
+    const reducer = await loadOnnxReducer();
+    try {
+      let seed = 11;
+      const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const V = 300;
+      const T = 9;
+      // Row kinds: ordinary, wide (±1000: most exp terms underflow), one dominant logit (p ≈ 1, entropy ≈ 0), all equal (uniform).
+      const logits = new Float32Array(3 * T * V).map((_, i) => {
+        const row = Math.floor(i / V);
+        const v = i % V;
+        switch (row % 4) {
+          case 0: return (rand() - 0.5) * 20;
+          case 1: return (rand() - 0.5) * 2000;
+          case 2: return v === 17 ? 90 : (rand() - 0.5) * 4;
+          default: return -3.5;
+        }
+      });
+      // Three right-padded sequences of 10, 4 and 1 tokens (the last scores nothing); padding rows hold logits too.
+      const seqs = [
+        { ids: Array.from({ length: T + 1 }, () => Math.floor(rand() * V)), k: 20 },
+        { ids: [5, 17, 299, 0], k: 0 },
+        { ids: [42], k: 3 },
+      ];
+      const got = await reducer.reduce(logits, [3, T, V], seqs);
+      let worst = 0;
+      seqs.forEach((s, b) => {
+        const want = reduceSequence(logits, V, b * T, s.ids, s.k);
+        worst = Math.max(worst, statsDiff(got[b], want, `sequence ${b}`));
+        got[b].forEach((p) => {
+          assert.equal(p.topIds.length, s.k);
+          assert.ok(Number.isFinite(p.logprob) && Number.isFinite(p.entropy));
+        });
+      });
+      assert.equal(got[2].length, 0);
+      assert.ok(worst <= 1e-5, `max |Δ| ${worst}`);
+      // The uniform rows: every id ties; both take the lowest ids first, and the entropy is log V.
+      const uniform = got[0][3];
+      assert.deepEqual(uniform.topIds, Array.from({ length: 20 }, (_, j) => j));
+      assert.ok(Math.abs(uniform.entropy - Math.log(V)) < 1e-5);
+      // k above the vocabulary is cut to V.
+      const all = await reducer.reduce(logits.subarray(0, 2 * V), [1, 2, V], [{ ids: [1, 2, 3], k: V + 50 }]);
+      assert.equal(all[0][0].topIds.length, V);
+      assert.ok(statsDiff(all[0], reduceSequence(logits, V, 0, [1, 2, 3], V), 'k = V') <= 1e-5);
+    } finally {
+      await reducer.dispose();
+    }
+  });
+
+  it('a graph that cannot load fails with a clear error', async () => {
+    await assert.rejects(loadOnnxReducer({ file: path.join(os.tmpdir(), 'cje-no-such-reduce.onnx') }), /ENOENT|no such file/);
+  });
+});
+
+describe('worker: onnxruntime and JS reductions on the tiny Llama fixture', function () {
+  this.timeout(60000);
+
+  it('the served log-probs, entropies and top-5 agree (≤ 1e-5) on padded batches; a missing graph falls back to JS with one log line', async () => {
+    const logs: string[] = [];
+    const onnx = await startWorker({ model: FIXTURE, port: 0, device: 'cpu', maxBatchTokens: 512 });
+    const js = await startWorker({ model: FIXTURE, port: 0, device: 'cpu', maxBatchTokens: 512, reduce: 'js' });
+    const missing = await startWorker({ model: FIXTURE, port: 0, device: 'cpu', maxBatchTokens: 512, reduceGraph: path.join(os.tmpdir(), 'cje-no-such-reduce.onnx'), log: (l) => logs.push(l) });
+    try {
+      const health = async (w: RunningWorker) => ((await (await fetch(w.baseURL.replace(/\/v1$/, '/health'))).json()) as Json).reduce;
+      assert.equal(await health(onnx), 'onnx');
+      assert.equal(await health(js), 'js');
+      assert.equal(await health(missing), 'js');
+      assert.equal(logs.length, 1, logs.join('\n'));
+      assert.match(logs[0], /cannot load the onnxruntime reduction .*cje-no-such-reduce\.onnx.*reducing logits in JavaScript/);
+      // Lengths 1 to ~100 in one request: several right-padded batches of ≤ 512 tokens.
+      const prompts = [CHAT, 'Hello.', 'Short one about machine learning and data, a bit longer than the others here.', CHAT.slice(0, 120), 'a', CHAT.slice(40, 300), 'Ça va? 😀 oui'];
+      const [a, b, c] = await Promise.all([onnx, js, missing].map((w) => post(w, echo(prompts, 5))));
+      let worst = 0;
+      for (let i = 0; i < prompts.length; i++) {
+        const la = a.json.choices[i].logprobs;
+        const lb = b.json.choices[i].logprobs;
+        assert.deepEqual(c.json.choices[i].logprobs, lb, 'the fallback is the JS reduction');
+        worst = Math.max(worst, maxAbs(la.token_logprobs.slice(1), lb.token_logprobs.slice(1)), maxAbs(la.entropy.slice(1), lb.entropy.slice(1)));
+        for (let t = 1; t < la.tokens.length; t++) {
+          assert.deepEqual(Object.keys(la.top_logprobs[t]).sort(), Object.keys(lb.top_logprobs[t]).sort(), `prompt ${i} token ${t}`);
+          for (const key of Object.keys(la.top_logprobs[t])) worst = Math.max(worst, Math.abs(la.top_logprobs[t][key] - lb.top_logprobs[t][key]));
+        }
+      }
+      assert.ok(worst <= 1e-5, `max |Δ| ${worst}`);
+    } finally {
+      await Promise.all([onnx, js, missing].map((w) => w.close()));
     }
   });
 });
