@@ -113,7 +113,7 @@ async function main() {
   console.log(`bare transformers.js forward (logits only)   ${tps(best.bare)} tokens/s`);
   console.log(`worker, same batches (one request, all ids)  ${tps(best.same)} tokens/s   ratio ${(best.bare / best.same).toFixed(2)}`);
   console.log(`worker, 8 prompts × 4 requests in flight     ${tps(best.worker)} tokens/s   ratio ${(best.bare / best.worker).toFixed(2)}`);
-  console.log(`worker, same batches, JS reduction (reduce.ts) ${tps(best.js)} tokens/s   ratio ${(best.bare / best.js).toFixed(2)}`);
+  console.log(`worker, same batches, JS reduce (reduce.ts)   ${tps(best.js)} tokens/s   ratio ${(best.bare / best.js).toFixed(2)}`);
 
   // Single-record latency: one prompt per request, nothing else in flight.
   const lat: number[] = [];

@@ -34,7 +34,7 @@ export interface WorkerOptions {
    * one pass per row on the JS thread) with one log line when it cannot load.
    */
   reduce?: 'onnx' | 'js';
-  /** onnxruntime threads for the reduction (0: onnxruntime's default, one per core). */
+  /** onnxruntime threads for the reduction (default 1; 0: onnxruntime's default, one per core). */
   reduceThreads?: number;
   /** The reduction graph (default: reduceGraphPath(), src/worker/reduce.onnx in the package). */
   reduceGraph?: string;
@@ -127,7 +127,8 @@ export class Batcher {
         } catch (e) {
           for (const it of cur) it.reject(e);
         }
-        // The next batch's forward pass starts before this one is reduced: onnxruntime runs it off the JS thread.
+        // The next batch's forward pass is queued before this one is reduced. (onnxruntime-node 1.30 runs a
+        // session on the JS thread, after a setImmediate: forward passes and reductions do not overlap.)
         const next = this.take();
         const nextFwd = next ? this.forward(next) : null;
         if (res) {
