@@ -201,7 +201,8 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     for (const e of summary.errors.slice(0, 10)) log(`  ${e.count}× ${e.message}`);
     if (m.level === 'info') void vscode.window.showInformationMessage(m.text);
     else void vscode.window.showWarningMessage(m.text, 'Show Output').then((c) => c && output.show(true));
-    if (summary.scored + summary.skipped + summary.reused > 0) {
+    // A cancelled run's report would be partial: the panel opens when a run ends, not when it is cut short.
+    if (!summary.cancelled && summary.scored + summary.skipped + summary.reused > 0) {
       await panels.show({ input: summary.outFile, log: logFile, config: configFile });
     }
     return summary;

@@ -10,16 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runTests } from '@vscode/test-electron';
 import { startCompletionsServer, type CompletionsServer } from '../support/completions-server';
-import { ROOT, tempDir, vscodeTestPaths } from './vscode-harness';
+import { requireVsCodeInstall, ROOT, tempDir } from './vscode-harness';
 import { makeVsCodeWorkspace, TEST_API_KEY } from './vscode-workspace';
-
-export function requireVsCodeInstall(ctx: Mocha.Context): void {
-  const { missing } = vscodeTestPaths();
-  if (!missing) return;
-  if (process.env.CI) throw new Error(`real-VS-Code tests cannot run: ${missing}`);
-  console.log(`    SKIPPED (not in CI): ${missing}`);
-  ctx.skip();
-}
 
 describe('extension integration tests in a real VS Code (code-server, runTests)', function () {
   this.timeout(600_000);
