@@ -24,7 +24,8 @@ export function policyCard(p: PolicyReport, index: number, data: ReportData): HT
   const ident = identityStatus(p);
   const hill = p.hill_alpha === null ? '—' : num(p.hill_alpha, 2);
   const hillLevel: Level = p.hill_flags.infinite_mean ? 'critical' : p.hill_flags.infinite_variance ? 'warning' : p.hill_alpha === null ? 'neutral' : 'good';
-  const hillNote = p.hill_flags.infinite_mean ? 'α < 1: infinite mean' : p.hill_flags.infinite_variance ? 'α < 2: infinite variance' : p.hill_reason ?? '';
+  // A missing estimate gets a short badge; its reason is in the badge's tooltip.
+  const hillNote = p.hill_flags.infinite_mean ? 'α < 1: infinite mean' : p.hill_flags.infinite_variance ? 'α < 2: infinite variance' : p.hill_reason ? 'not estimated' : '';
   // The card's edge shows the worst of its grades: a broken required identity is critical whatever the ESS.
   const edge: Level = p.identical.expected && p.identical.violation_count > 0 ? 'critical' : essLevel(p.ess_grade);
   const card = el(
@@ -43,7 +44,7 @@ export function policyCard(p: PolicyReport, index: number, data: ReportData): HT
       { class: 'metrics' },
       metric('ESS / n', pct(p.ess_fraction), badge(essLevel(p.ess_grade), p.ess_grade ?? 'n/a', 'good ≥ 30%, warning ≥ 10%, critical below'), `Kish ESS = ${num(p.ess, 1)} of n = ${p.n}`),
       metric('Pareto k̂', khatText(p), badge(bandLevel(p.khat_band), BAND_LABEL[p.khat_band]), p.khat_reason ?? p.khat_message),
-      metric('Hill α', hill, hillNote ? badge(hillLevel, hillNote) : null, p.hill_k ? `Hill tail index from the top k = ${p.hill_k} weights` : p.hill_reason ?? ''),
+      metric('Hill α', hill, hillNote ? badge(hillLevel, hillNote, p.hill_reason ?? undefined) : null, p.hill_k ? `Hill tail index from the top k = ${p.hill_k} weights` : p.hill_reason ?? ''),
       metric('max weight share', pct(p.max_weight_share), `top 1% (${p.top1pct_count}): ${pct(p.top1pct_share)}`, 'Share of Σw held by the largest weight, and by the largest 1%'),
       metric('n', int(p.n), p.n_records !== p.n ? `${int(p.n_records - p.n)} excluded (not finite)` : `PSIS ESS ${pct(p.psis_ess_fraction)}`),
       metric('max log w', fmtLw(p.max_log_weight), p.khat_threshold !== null ? `k̂ threshold ${num(p.khat_threshold, 2)}` : null),

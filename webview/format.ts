@@ -1,7 +1,9 @@
 import type { PolicyReport } from './protocol';
 
 export function num(x: number | null | undefined, digits = 3): string {
-  return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '—';
+  if (typeof x !== 'number' || !Number.isFinite(x)) return '—';
+  // Weights can be astronomically large: 7.28e+118, not 118 digits.
+  return Math.abs(x) >= 1e6 ? x.toExponential(2) : x.toFixed(digits);
 }
 
 /** A log-weight: small values in exponent form so 1e-7 is not shown as 0.000. */
