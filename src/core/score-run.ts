@@ -177,8 +177,14 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   const openJobs = new Map<number, number>();
   const total = { value: await countLines(opts.logFile) };
   const failedRecords = new Set<number>();
-  const emitProgress = () =>
-    opts.onProgress?.({ done: doneRecords, total: Math.max(total.value, records), failed: failedRecords.size, rate: doneRecords / Math.max(1e-3, (Date.now() - t0) / 1000) });
+  // Until the end the total is the line count less the bad lines seen so far; at the end it is exact.
+  const emitProgress = (final = false) =>
+    opts.onProgress?.({
+      done: doneRecords,
+      total: final ? records : Math.max(total.value - badLines, records),
+      failed: failedRecords.size,
+      rate: doneRecords / Math.max(1e-3, (Date.now() - t0) / 1000),
+    });
 
   const finishJob = (line: number) => {
     const left = (openJobs.get(line) ?? 1) - 1;
@@ -287,8 +293,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         const job: Job = { record: rec, rendered, key };
         const missing = g.names.filter((n) => !store.has(key, n));
         if (missing.length === 0) {
-          const prev = store.find(key)!;
-          for (const n of g.names) record(n, rec, prev.logprob!);
+          const lp = store.logprobOf(key)!;
+          for (const n of g.names) record(n, rec, lp);
           skipped += g.names.length;
           finishJob(rec.line);
           continue;
@@ -318,7 +324,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     for (const g of groups.values()) await g.scorer?.close?.();
   }
   if (fatal) throw fatal;
-  emitProgress();
+  emitProgress(!opts.signal?.aborted);
 
   const tolerance = config.logprobTolerance ?? 0.01;
   const behaviorLps = logprobs.get(config.behavior)!;

@@ -27,6 +27,7 @@ export interface StoreOpenReport {
 export class ScoreStore {
   private readonly done = new Map<string, Done>();
   private fd: number | undefined;
+  private readFd: number | undefined;
   private size = 0;
 
   private constructor(readonly file: string) {}
@@ -73,17 +74,18 @@ export class ScoreStore {
     return this.done.get(key)?.policies.has(policy) ?? false;
   }
 
-  /** A successful line for this key under any policy of the same fingerprint. */
+  /** The log-prob of a successful result for this key, without reading the file. */
+  logprobOf(key: string): number | undefined {
+    return this.done.get(key)?.logprob;
+  }
+
+  /** A successful line for this key under any policy of the same fingerprint, read back from the file. */
   find(key: string): ScoreLine | undefined {
     const d = this.done.get(key);
     if (!d || this.fd === undefined) return undefined;
     const buf = Buffer.alloc(d.length);
-    const rfd = fs.openSync(this.file, 'r');
-    try {
-      fs.readSync(rfd, buf, 0, d.length, d.offset);
-    } finally {
-      fs.closeSync(rfd);
-    }
+    this.readFd ??= fs.openSync(this.file, 'r');
+    fs.readSync(this.readFd, buf, 0, d.length, d.offset);
     // The first line's bytes include a BOM if the file has one (readLines strips it from the text only).
     return JSON.parse(buf.toString('utf8').replace(/^\uFEFF/, '')) as ScoreLine;
   }
@@ -111,7 +113,9 @@ export class ScoreStore {
 
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
+    if (this.readFd !== undefined) fs.closeSync(this.readFd);
     this.fd = undefined;
+    this.readFd = undefined;
   }
 }
 

@@ -99,9 +99,12 @@ describe('runScoring against a loopback completions server', function () {
     lines.splice(2, 0, '{"prompt": "broken", "response": ');
     lines.splice(5, 0, '{"prompt": 42, "response": "x"}');
     const log = writeLog(dir, lines);
-    const s = await run(log, config(server));
+    const progress: { done: number; total: number }[] = [];
+    const s = await run(log, config(server), { onProgress: (p) => progress.push({ done: p.done, total: p.total }) });
     assert.equal(s.records, RECORDS.length);
     assert.deepEqual(s.issues.map((i) => i.line), [3, 6]);
+    // The last progress event counts records, not lines: the two bad lines are not records to wait for.
+    assert.deepEqual(progress[progress.length - 1], { done: RECORDS.length, total: RECORDS.length });
     assert.equal(s.issues[1].field, 'prompt');
     assert.equal(s.failed, 0);
     const scores = readScores(s.outFile);
