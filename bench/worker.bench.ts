@@ -3,9 +3,12 @@
 // worker into batches of ≤ --max-batch-tokens) against a bare transformers.js
 // forward pass over the same batches (same packing, logits only: no reduction,
 // no HTTP, no JSON), and single-record latency. Ratios are measured in this run.
-// The worker reduces logits in onnxruntime (src/worker/reduce.onnx) unless it
-// cannot load it; a second worker with the JS reduction (reduce.ts) is timed
-// on the same batches for comparison.
+// The worker runs each batch's forward pass and the reduction of its logits
+// (onnxruntime, src/worker/reduce.onnx, unless it cannot load it) in its model
+// thread (src/worker/forward-thread.ts), while its HTTP and JSON work stays on
+// this thread; the bare baseline is a plain transformers.js forward on this
+// thread, with transformers.js's default session options. A second worker with
+// the JS reduction (reduce.ts) is timed on the same batches for comparison.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../src/core/package-root';

@@ -18,6 +18,12 @@ export interface LoadOptions {
   dtype?: Dtype;
   /** Called with one-line notes (device fallback and the like). */
   log?: (line: string) => void;
+  /**
+   * Whether onnxruntime's intra-op threads spin between runs (its default,
+   * true). The model thread turns it off: spinning threads take the cores
+   * from the reduction and from the HTTP thread between forward passes.
+   */
+  spinning?: boolean;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -91,7 +97,7 @@ export interface LoadedModel {
    * One forward pass over right-padded sequences; resolves to the logits
    * [batch, maxLen, vocab] as a flat Float32Array (to be reduced at once and dropped).
    */
-  forward(seqs: number[][], maxLen: number): Promise<{ logits: Float32Array; vocab: number; dispose: () => void }>;
+  forward(seqs: ArrayLike<number>[], maxLen: number): Promise<{ logits: Float32Array; vocab: number; dispose: () => void }>;
   dispose(): Promise<void>;
 }
 
@@ -108,10 +114,11 @@ export function transformers(): Promise<TF> {
   return tfPromise;
 }
 
-async function loadOnDevice(tf: TF, abs: string, device: 'cpu' | 'cuda', dtype: Dtype, quiet = false): Promise<any> {
+async function loadOnDevice(tf: TF, abs: string, device: 'cpu' | 'cuda', dtype: Dtype, quiet = false, spinning = true): Promise<any> {
   tf.env.localModelPath = path.dirname(abs) + path.sep;
   // A CUDA probe that fails logs a native error of its own; keep it to our one line.
-  const session_options = quiet ? { logSeverityLevel: 4 } : undefined;
+  const session_options: Record<string, unknown> | undefined =
+    quiet || !spinning ? { ...(quiet ? { logSeverityLevel: 4 } : {}), ...(spinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }) } : undefined;
   return tf.AutoModelForCausalLM.from_pretrained(path.basename(abs), { local_files_only: true, dtype, device, session_options } as any);
 }
 
@@ -128,7 +135,11 @@ export function cudaUnavailableReason(): string | null {
   return fs.existsSync(lib) ? null : 'onnxruntime-node was installed without its CUDA provider (ONNXRUNTIME_NODE_INSTALL=skip or no network at install)';
 }
 
-export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+/** The tokenizer side of a model folder: what the HTTP server needs, no ONNX session. */
+export type ModelInfo = Omit<LoadedModel, 'forward' | 'dispose' | 'device'> & { config: any };
+
+/** Checks the folder and loads its tokenizer and token tables (no ONNX session). */
+export async function loadTokenizer(dir: string, opts: { dtype?: Dtype } = {}): Promise<ModelInfo> {
   const dtype = opts.dtype ?? 'fp32';
   const abs = path.resolve(dir);
   const { config, tokenizerJson } = checkModelFolder(abs, dtype);
@@ -141,31 +152,6 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
   } catch (e) {
     throw new WorkerStartupError(`model folder ${abs}: cannot load the tokenizer (${(e as Error).message.split('\n')[0]})`);
   }
-  let model: any;
-  let device: 'cpu' | 'cuda' = opts.device === 'cuda' ? 'cuda' : 'cpu';
-  const want = opts.device ?? 'auto';
-  try {
-    const noCuda = want === 'cpu' ? null : cudaUnavailableReason();
-    if (want === 'cuda' && noCuda) throw new WorkerStartupError(`--device cuda: ${noCuda}; use --device cpu, or for GPUs a vLLM server`);
-    if (want === 'auto' && noCuda) opts.log?.(`cje worker: CUDA is not available (${noCuda}); running on cpu`);
-    if (want === 'cpu' || noCuda) model = await loadOnDevice(tf, abs, 'cpu', dtype);
-    else {
-      try {
-        model = await loadOnDevice(tf, abs, 'cuda', dtype, want === 'auto');
-        device = 'cuda';
-      } catch (e) {
-        const why = (e as Error).message.split('\n')[0].slice(0, 200);
-        if (want === 'cuda') throw new WorkerStartupError(`--device cuda: onnxruntime-node cannot use CUDA here (${why}); use --device cpu, or for GPUs a vLLM server`);
-        opts.log?.(`cje worker: CUDA is not available (${why}); running on cpu`);
-        model = await loadOnDevice(tf, abs, 'cpu', dtype);
-        device = 'cpu';
-      }
-    }
-  } catch (e) {
-    if (e instanceof WorkerStartupError) throw e;
-    throw new WorkerStartupError(`model folder ${abs}: cannot load onnx/${DTYPE_FILES[dtype]} (${(e as Error).message.split('\n')[0]})`);
-  }
-
   // Token id → bytes and text.
   const vocabMap: Map<string, number> = tokenizer.get_vocab();
   let size = 0;
@@ -187,19 +173,63 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
   const tokenText = tokenBytes.map((b) => dec.decode(b));
 
   const maxPositions = Number(config.max_position_embeddings ?? config.n_positions ?? config.max_seq_len ?? tokenizer.model_max_length ?? 2048);
-  const { Tensor } = tf;
-
   return {
     id: name,
     dir: abs,
-    device,
     dtype,
+    config,
     vocabSize,
     maxPositions: Number.isFinite(maxPositions) ? maxPositions : 2048,
     tokenBytes,
     tokenText,
     added,
     encode: (text: string) => tokenizer.encode(text, { add_special_tokens: true }) as number[],
+  };
+}
+
+/** A model's ONNX session: teacher-forced forward passes, nothing of the tokenizer. */
+export interface ModelSession {
+  device: 'cpu' | 'cuda';
+  forward: LoadedModel['forward'];
+  dispose(): Promise<void>;
+}
+
+/**
+ * Loads the folder's onnx/model file on the device asked for (auto: CUDA where
+ * onnxruntime-node has it, else cpu, with one log line). Expects a folder
+ * checkModelFolder accepted; `config` is its config.json.
+ */
+export async function loadSession(dir: string, config: any, opts: LoadOptions = {}): Promise<ModelSession> {
+  const dtype = opts.dtype ?? 'fp32';
+  const abs = path.resolve(dir);
+  const tf = await transformers();
+  let model: any;
+  let device: 'cpu' | 'cuda' = opts.device === 'cuda' ? 'cuda' : 'cpu';
+  const want = opts.device ?? 'auto';
+  try {
+    const noCuda = want === 'cpu' ? null : cudaUnavailableReason();
+    if (want === 'cuda' && noCuda) throw new WorkerStartupError(`--device cuda: ${noCuda}; use --device cpu, or for GPUs a vLLM server`);
+    if (want === 'auto' && noCuda) opts.log?.(`cje worker: CUDA is not available (${noCuda}); running on cpu`);
+    if (want === 'cpu' || noCuda) model = await loadOnDevice(tf, abs, 'cpu', dtype, false, opts.spinning);
+    else {
+      try {
+        model = await loadOnDevice(tf, abs, 'cuda', dtype, want === 'auto', opts.spinning);
+        device = 'cuda';
+      } catch (e) {
+        const why = (e as Error).message.split('\n')[0].slice(0, 200);
+        if (want === 'cuda') throw new WorkerStartupError(`--device cuda: onnxruntime-node cannot use CUDA here (${why}); use --device cpu, or for GPUs a vLLM server`);
+        opts.log?.(`cje worker: CUDA is not available (${why}); running on cpu`);
+        model = await loadOnDevice(tf, abs, 'cpu', dtype, false, opts.spinning);
+        device = 'cpu';
+      }
+    }
+  } catch (e) {
+    if (e instanceof WorkerStartupError) throw e;
+    throw new WorkerStartupError(`model folder ${abs}: cannot load onnx/${DTYPE_FILES[dtype]} (${(e as Error).message.split('\n')[0]})`);
+  }
+  const { Tensor } = tf;
+  return {
+    device,
     async forward(seqs, maxLen) {
       const B = seqs.length;
       const ids = new BigInt64Array(B * maxLen);
@@ -232,4 +262,11 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
     },
     dispose: () => model.dispose(),
   };
+}
+
+/** Tokenizer and ONNX session in this thread (the server runs the session in a worker thread: forward-thread.ts). */
+export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const info = await loadTokenizer(dir, { dtype: opts.dtype });
+  const session = await loadSession(info.dir, info.config, opts);
+  return { ...info, device: session.device, forward: session.forward, dispose: session.dispose };
 }

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../core/package-root';
-import type { PositionStats } from './reduce';
+import { allocFlat, flatToStats, type FlatScores, type PositionStats } from './reduce';
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -29,6 +29,8 @@ export interface BatchReducer {
    * seqs[b].ids[t + 1]); the array is read where it lies, never copied.
    */
   reduce(logits: Float32Array, dims: readonly [number, number, number], seqs: BatchRow[]): Promise<PositionStats[][]>;
+  /** The same, as flat typed arrays (what the model thread posts back). */
+  reduceFlat(logits: Float32Array, dims: readonly [number, number, number], seqs: BatchRow[]): Promise<FlatScores>;
   dispose(): Promise<void>;
 }
 
@@ -36,7 +38,8 @@ export interface BatchReducer {
  * Loads the reduction graph into its own onnxruntime session (CPU). Throws when it cannot.
  * threads: 1 by default: the graph is a few ms per 4,096 rows, and a second
  * thread pool beside the model's only contends with it for the cores
- * (onnxruntime-node runs both sessions on the JS thread, one after the other).
+ * (onnxruntime-node runs both sessions on the thread that calls them, the model
+ * thread, one after the other).
  */
 export async function loadOnnxReducer(opts: { file?: string; threads?: number } = {}): Promise<BatchReducer> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -55,51 +58,57 @@ export async function loadOnnxReducer(opts: { file?: string; threads?: number } 
   const missing = need.filter((n) => !session.inputNames.includes(n));
   if (missing.length) throw new Error(`${opts.file ?? reduceGraphPath()} lacks the inputs ${missing.join(', ')}`);
 
-  return {
-    async reduce(logits, dims, seqs) {
-      const [B, T, V] = dims;
-      if (logits.length !== B * T * V) throw new Error(`logits hold ${logits.length} values, not ${B}×${T}×${V}`);
-      const targets = new BigInt64Array(B * T);
-      let K = 1;
-      for (let b = 0; b < seqs.length; b++) {
-        const ids = seqs[b].ids;
-        if (ids.length > T + 1) throw new Error(`sequence ${b} has ${ids.length} tokens; the batch has ${T} rows`);
-        for (let t = 0; t + 1 < ids.length; t++) targets[b * T + t] = BigInt(ids[t + 1]);
-        K = Math.max(K, Math.min(seqs[b].k, V));
-      }
-      const feeds = {
-        logits: new ort.Tensor('float32', logits, [B, T, V]),
-        targets: new ort.Tensor('int64', targets, [B, T]),
-        k: new ort.Tensor('int64', BigInt64Array.of(BigInt(K)), [1]),
-      };
-      const out = await session.run(feeds);
-      try {
-        const m = out.max.data as Float32Array;
-        const s = out.sum_exp.data as Float32Array;
-        const u = out.sum_exp_shift.data as Float32Array;
-        const xt = out.target_logit.data as Float32Array;
-        const topX = out.top_logits.data as Float32Array;
-        const topI = out.top_ids.data as BigInt64Array;
-        return seqs.map(({ ids, k }, b) => {
-          const kk = Math.max(0, Math.min(k, V));
-          const stats: PositionStats[] = [];
-          for (let t = 0; t + 1 < ids.length; t++) {
-            const r = b * T + t;
-            const logS = Math.log(s[r]);
-            const logZ = m[r] + logS;
-            const topIds: number[] = new Array(kk);
-            const topLogprobs: number[] = new Array(kk);
-            for (let j = 0; j < kk; j++) {
-              topIds[j] = Number(topI[r * K + j]);
-              topLogprobs[j] = topX[r * K + j] - logZ;
-            }
-            stats.push({ logprob: xt[r] - logZ, entropy: logS - u[r] / s[r], topIds, topLogprobs });
+  const reduceFlat = async (logits: Float32Array, dims: readonly [number, number, number], seqs: BatchRow[]): Promise<FlatScores> => {
+    const [B, T, V] = dims;
+    if (logits.length !== B * T * V) throw new Error(`logits hold ${logits.length} values, not ${B}×${T}×${V}`);
+    const targets = new BigInt64Array(B * T);
+    let K = 1;
+    for (let b = 0; b < seqs.length; b++) {
+      const ids = seqs[b].ids;
+      if (ids.length > T + 1) throw new Error(`sequence ${b} has ${ids.length} tokens; the batch has ${T} rows`);
+      for (let t = 0; t + 1 < ids.length; t++) targets[b * T + t] = BigInt(ids[t + 1]);
+      K = Math.max(K, Math.min(seqs[b].k, V));
+    }
+    const feeds = {
+      logits: new ort.Tensor('float32', logits, [B, T, V]),
+      targets: new ort.Tensor('int64', targets, [B, T]),
+      k: new ort.Tensor('int64', BigInt64Array.of(BigInt(K)), [1]),
+    };
+    const out = await session.run(feeds);
+    try {
+      const m = out.max.data as Float32Array;
+      const s = out.sum_exp.data as Float32Array;
+      const u = out.sum_exp_shift.data as Float32Array;
+      const xt = out.target_logit.data as Float32Array;
+      const topX = out.top_logits.data as Float32Array;
+      const topI = out.top_ids.data as BigInt64Array;
+      const flat = allocFlat(seqs, V);
+      let p = 0;
+      let q = 0;
+      seqs.forEach(({ ids }, b) => {
+        const kk = flat.topK[b];
+        for (let t = 0; t + 1 < ids.length; t++, p++) {
+          const r = b * T + t;
+          const logS = Math.log(s[r]);
+          const logZ = m[r] + logS;
+          for (let j = 0; j < kk; j++, q++) {
+            flat.topIds[q] = Number(topI[r * K + j]);
+            flat.topLogprobs[q] = topX[r * K + j] - logZ;
           }
-          return stats;
-        });
-      } finally {
-        for (const v of Object.values(out)) v.dispose?.();
-      }
+          flat.logprob[p] = xt[r] - logZ;
+          flat.entropy[p] = logS - u[r] / s[r];
+        }
+      });
+      return flat;
+    } finally {
+      for (const v of Object.values(out)) v.dispose?.();
+    }
+  };
+
+  return {
+    reduceFlat,
+    async reduce(logits, dims, seqs) {
+      return flatToStats(await reduceFlat(logits, dims, seqs));
     },
     dispose: () => session.release(),
   };

@@ -9,15 +9,18 @@
 //                          token_ids and entropy (additions)
 //
 // Prompts from all requests are packed into right-padded batches of at most
-// maxBatchTokens (batch × longest sequence); each batch's logits are reduced
-// to log-prob, top-k and entropy per position as soon as they arrive.
+// maxBatchTokens (batch × longest sequence). Each batch's forward pass and the
+// reduction of its logits to log-prob, top-k and entropy per position run in
+// the model's own thread (thread.ts, forward-thread.ts): onnxruntime-node runs
+// a session on the thread that calls it, so this thread parses requests and
+// builds and writes responses while the next batch is computed.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { loadModel, type Device, type Dtype, type LoadedModel } from './model';
+import { loadTokenizer, type Device, type Dtype, type LoadedModel, type ModelInfo } from './model';
 import { bad, contextError, parseCompletionRequest, ProtocolError, type PromptInput } from './protocol';
-import { reduceSequence, type PositionStats } from './reduce';
-import { loadOnnxReducer, reduceGraphPath, type BatchReducer } from './reduce-onnx';
+import type { SeqScores } from './reduce';
+import { ModelThread } from './thread';
 
 export interface WorkerOptions {
   model: string;
@@ -38,59 +41,70 @@ export interface WorkerOptions {
   reduceThreads?: number;
   /** The reduction graph (default: reduceGraphPath(), src/worker/reduce.onnx in the package). */
   reduceGraph?: string;
+  /** Whether the model session's onnxruntime threads spin between runs (default false; see LoadOptions.spinning). */
+  spinning?: boolean;
   log?: (line: string) => void;
 }
+
+/** The served model as the HTTP side sees it: tokenizer and token tables here, the ONNX session in the model thread. */
+export type ServedModel = ModelInfo & { device: 'cpu' | 'cuda' };
 
 export interface RunningWorker {
   baseURL: string;
   port: number;
-  model: LoadedModel;
+  model: ServedModel;
   close(): Promise<void>;
 }
 
 interface Item {
   ids: number[];
   k: number;
-  resolve: (s: PositionStats[]) => void;
+  resolve: (s: SeqScores) => void;
   reject: (e: unknown) => void;
 }
 
-/** Packs sequences into padded batches and runs them one forward pass at a time. */
+/** Runs forward pass + reduction of one right-padded batch (the model thread). */
+export interface BatchEngine {
+  run(seqs: { ids: number[]; k: number }[], maxLen: number): Promise<SeqScores[]>;
+  /** Which reduction the last batch got. */
+  readonly reduceMode: 'onnx' | 'js';
+}
+
+/**
+ * Packs sequences into padded batches in queue order and hands them to the
+ * engine, two at a time: while the thread computes one, the next waits there,
+ * and the results of the one before are turned into responses here.
+ */
 export class Batcher {
   private queue: Item[] = [];
-  private running = false;
-  /** Tokens scored and seconds spent in forward + reduce, for /health. */
+  private inFlight = 0;
+  private scheduled = false;
+  /** Batches in the engine at once: one computing, one waiting. */
+  static readonly DEPTH = 2;
+  /** Tokens scored, for /health. */
   stats = { batches: 0, sequences: 0, tokens: 0, paddedTokens: 0 };
 
   constructor(
-    private readonly model: LoadedModel,
+    private readonly engine: BatchEngine,
     private readonly maxBatchTokens: number,
-    /** Reduces a whole batch in onnxruntime; without it (or after it fails once), reduce.ts on the JS thread. */
-    private reducer?: BatchReducer,
-    private readonly log?: (line: string) => void,
   ) {}
 
-  /** Which reduction the next batch gets. */
+  /** Which reduction the last batch got. */
   get reduceMode(): 'onnx' | 'js' {
-    return this.reducer ? 'onnx' : 'js';
+    return this.engine.reduceMode;
   }
 
-  private async reduce(batch: Item[], logits: Float32Array, vocab: number, maxLen: number): Promise<PositionStats[][]> {
-    if (this.reducer) {
-      try {
-        return await this.reducer.reduce(logits, [batch.length, maxLen, vocab], batch);
-      } catch (e) {
-        this.log?.(`cje worker: the onnxruntime reduction failed (${(e as Error).message.split('\n')[0]}); reducing logits in JavaScript from now on`);
-        this.reducer = undefined;
-      }
-    }
-    return batch.map((it, b) => reduceSequence(logits, vocab, b * maxLen, it.ids, it.k));
-  }
-
-  score(ids: number[], k: number): Promise<PositionStats[]> {
+  score(ids: number[], k: number): Promise<SeqScores> {
     return new Promise((resolve, reject) => {
       this.queue.push({ ids, k, resolve, reject });
-      if (!this.running) void this.run();
+      // After the current task: the prompts of one request, queued together, share batches.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 
@@ -108,49 +122,33 @@ export class Batcher {
     return batch;
   }
 
-  private forward(batch: Item[]) {
-    const maxLen = batch.reduce((m, it) => Math.max(m, it.ids.length), 0);
-    const p = this.model.forward(batch.map((it) => it.ids), maxLen).then((r) => ({ ...r, maxLen }));
-    p.catch(() => undefined);
-    return p;
-  }
-
-  private async run(): Promise<void> {
-    this.running = true;
-    try {
-      let cur = this.take();
-      let fwd = cur ? this.forward(cur) : null;
-      while (cur && fwd) {
-        let res: Awaited<NonNullable<typeof fwd>> | undefined;
-        try {
-          res = await fwd;
-        } catch (e) {
-          for (const it of cur) it.reject(e);
-        }
-        // The next batch's forward pass is queued before this one is reduced. (onnxruntime-node 1.30 runs a
-        // session on the JS thread, after a setImmediate: forward passes and reductions do not overlap.)
-        const next = this.take();
-        const nextFwd = next ? this.forward(next) : null;
-        if (res) {
-          try {
-            const stats = await this.reduce(cur, res.logits, res.vocab, res.maxLen);
-            cur.forEach((it, b) => it.resolve(stats[b]));
-            this.stats.batches++;
-            this.stats.sequences += cur.length;
-            this.stats.tokens += cur.reduce((n, it) => n + it.ids.length, 0);
-            this.stats.paddedTokens += cur.length * res.maxLen;
-          } catch (e) {
-            for (const it of cur) it.reject(e);
-          } finally {
-            res.dispose();
-          }
-        }
-        cur = next;
-        fwd = nextFwd;
+  private pump(): void {
+    while (this.inFlight < Batcher.DEPTH) {
+      const batch = this.take();
+      if (!batch) return;
+      const maxLen = batch.reduce((m, it) => Math.max(m, it.ids.length), 0);
+      this.inFlight++;
+      let p: Promise<SeqScores[]>;
+      try {
+        p = this.engine.run(batch, maxLen);
+      } catch (e) {
+        p = Promise.reject(e);
       }
-    } finally {
-      this.running = false;
-      if (this.queue.length) void this.run();
+      p.then(
+        (scores) => {
+          this.stats.batches++;
+          this.stats.sequences += batch.length;
+          this.stats.tokens += batch.reduce((n, it) => n + it.ids.length, 0);
+          this.stats.paddedTokens += batch.length * maxLen;
+          batch.forEach((it, b) => it.resolve(scores[b]));
+        },
+        (e) => {
+          for (const it of batch) it.reject(e);
+        },
+      ).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
     }
   }
 }
@@ -188,8 +186,13 @@ function concatBytes(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** A body already serialized (sendJson writes it as it is). */
+class RawJson {
+  constructor(readonly text: string) {}
+}
+
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  const text = body instanceof RawJson ? body.text : JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
@@ -210,24 +213,22 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<{ raw: stri
 }
 
 /** Whether a request's `model` names the served folder: its name, its path, or any path ending in its name. */
-function namesModel(requested: string, m: LoadedModel): boolean {
+function namesModel(requested: string, m: ServedModel): boolean {
   const r = requested.replace(/[\\/]+$/, '');
   return r === m.id || path.resolve(r) === m.dir || path.basename(r) === m.id;
 }
 
 export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
-  const model = await loadModel(opts.model, { device: opts.device, dtype: opts.dtype, log: opts.log });
+  // The folder is checked and the tokenizer loaded here (clear startup errors first), the ONNX sessions in the model thread.
+  const info = await loadTokenizer(opts.model, { dtype: opts.dtype });
+  const thread = await ModelThread.start(
+    { dir: info.dir, config: info.config, device: opts.device, dtype: opts.dtype, reduce: opts.reduce ?? 'onnx', reduceThreads: opts.reduceThreads, reduceGraph: opts.reduceGraph, spinning: opts.spinning ?? false },
+    opts.log,
+  );
+  const model: ServedModel = { ...info, device: thread.device };
   const maxBatchTokens = opts.maxBatchTokens ?? 4096;
   const maxBody = opts.maxBodyBytes ?? 8 * 1024 * 1024;
-  let reducer: BatchReducer | undefined;
-  if ((opts.reduce ?? 'onnx') === 'onnx') {
-    try {
-      reducer = await loadOnnxReducer({ threads: opts.reduceThreads, file: opts.reduceGraph });
-    } catch (e) {
-      opts.log?.(`cje worker: cannot load the onnxruntime reduction ${opts.reduceGraph ?? reduceGraphPath()} (${(e as Error).message.split('\n')[0]}); reducing logits in JavaScript (slower)`);
-    }
-  }
-  const batcher = new Batcher(model, maxBatchTokens, reducer, opts.log);
+  const batcher = new Batcher(thread, maxBatchTokens);
   const enc = new TextEncoder();
   const dec = new TextDecoder('utf-8', { fatal: false });
   const started = Date.now();
@@ -258,45 +259,53 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
       return { ids, text, textBytes };
     });
     const k = req.logprobs ?? 0;
-    const scored = req.echo && req.logprobs !== null ? await Promise.all(prepared.map((p) => batcher.score(p.ids, k))) : null;
-    let total = 0;
-    const choices = prepared.map((p, index) => {
-      total += p.ids.length;
+    const choice = (p: (typeof prepared)[number], index: number, st: SeqScores | null) => {
       let logprobs: Record<string, unknown> | null = null;
-      if (req.logprobs !== null && scored) {
-        const st = scored[index];
+      if (req.logprobs !== null && st) {
         const top: (Record<string, number> | null)[] = [null];
+        const lps: (number | null)[] = [null];
+        const ent: (number | null)[] = [null];
         for (let t = 0; t < st.length; t++) {
           const d: Record<string, number> = {};
           // As OpenAI and vLLM do: the scored token is always listed, beside the k best.
-          d[model.tokenText[p.ids[t + 1]]] = st[t].logprob;
-          st[t].topIds.forEach((id, j) => {
+          const target = p.ids[t + 1];
+          d[model.tokenText[target]] = st.logprob[t];
+          for (let j = t * st.k; j < (t + 1) * st.k; j++) {
+            const id = st.topIds[j];
             const key = model.tokenText[id];
-            if (!(key in d) || id === p.ids[t + 1]) d[key] = st[t].topLogprobs[j];
-          });
+            if (!(key in d) || id === target) d[key] = st.topLogprobs[j];
+          }
           top.push(d);
+          lps.push(st.logprob[t]);
+          ent.push(st.entropy[t]);
         }
         logprobs = {
           tokens: p.ids.map((id) => model.tokenText[id]),
-          token_logprobs: [null, ...st.map((s) => s.logprob)],
+          token_logprobs: lps,
           top_logprobs: top,
           text_offset: codePointOffsets(p.textBytes, p.ids, model),
           token_ids: p.ids,
-          entropy: [null, ...st.map((s) => s.entropy)],
+          entropy: ent,
         };
       } else if (req.logprobs !== null) {
         logprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [], token_ids: [], entropy: [] };
       }
       return { index, text: req.echo ? p.text : '', logprobs, finish_reason: 'length' };
-    });
-    return {
+    };
+    // Each prompt's choice is built and serialized as soon as its batch is back, while later batches are computed;
+    // the body is JSON.stringify of { id, object, created, model, choices, usage }, put together from those pieces.
+    const scoring = req.echo && req.logprobs !== null;
+    const json = (p: (typeof prepared)[number], index: number, st: SeqScores | null) => JSON.stringify(choice(p, index, st));
+    const choices = await Promise.all(prepared.map((p, index) => (scoring ? batcher.score(p.ids, k).then((st) => json(p, index, st)) : json(p, index, null))));
+    const total = prepared.reduce((n, p) => n + p.ids.length, 0);
+    const head = JSON.stringify({
       id: `cmpl-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`,
       object: 'text_completion',
       created: Math.floor(Date.now() / 1000),
       model: model.id,
-      choices,
-      usage: { prompt_tokens: total, completion_tokens: 0, total_tokens: total },
-    };
+    });
+    const usage = JSON.stringify({ prompt_tokens: total, completion_tokens: 0, total_tokens: total });
+    return new RawJson(`${head.slice(0, -1)},"choices":[${choices.join(',')}],"usage":${usage}}`);
   }
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -354,12 +363,17 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
     });
   });
   server.keepAliveTimeout = 30000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new Error(e.code === 'EADDRINUSE' ? `port ${opts.port} on 127.0.0.1 is in use (use --port 0 for any free port)` : e.message)),
-    );
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new Error(e.code === 'EADDRINUSE' ? `port ${opts.port} on 127.0.0.1 is in use (use --port 0 for any free port)` : e.message)),
+      );
+      server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    });
+  } catch (e) {
+    await thread.close();
+    throw e;
+  }
   const port = (server.address() as AddressInfo).port;
   return {
     baseURL: `http://127.0.0.1:${port}/v1`,
@@ -370,8 +384,7 @@ export async function startWorker(opts: WorkerOptions): Promise<RunningWorker> {
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await model.dispose();
-      await reducer?.dispose();
+      await thread.close();
     },
   };
 }

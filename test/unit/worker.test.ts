@@ -12,7 +12,10 @@ import { CompletionsScorer } from '../../src/scorers/completions';
 import { WorkerManager, withLocalWorkers } from '../../src/worker/manager';
 import { reduceSequence, type PositionStats } from '../../src/worker/reduce';
 import { loadOnnxReducer, reduceGraphPath } from '../../src/worker/reduce-onnx';
-import { startWorker, type RunningWorker } from '../../src/worker/server';
+import { Batcher, startWorker, type BatchEngine, type RunningWorker } from '../../src/worker/server';
+import { ModelThread } from '../../src/worker/thread';
+import { WorkerStartupError } from '../../src/worker/model';
+import type { SeqScores } from '../../src/worker/reduce';
 
 const ROOT = packageRoot();
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'tiny-llama');
@@ -303,6 +306,127 @@ describe('worker: HTTP server on the tiny Llama fixture', function () {
     const ok = await post(w, echo('Still here?'));
     assert.equal(ok.status, 200);
     assert.equal(ok.json.choices[0].logprobs.token_logprobs[0], null);
+  });
+});
+
+describe('worker: the model thread and the Batcher', function () {
+  this.timeout(60000);
+
+  it('the Batcher keeps two batches in the engine, packs what arrives meanwhile, and resolves each prompt with its own results', async () => {
+    const calls: { seqs: { ids: number[]; k: number }[]; maxLen: number; resolve: (s: SeqScores[]) => void; reject: (e: Error) => void }[] = [];
+    const engine: BatchEngine = {
+      reduceMode: 'onnx',
+      run: (seqs, maxLen) => new Promise((resolve, reject) => calls.push({ seqs: seqs.map((s) => ({ ids: s.ids, k: s.k })), maxLen, resolve, reject })),
+    };
+    const fake = (ids: number[]): SeqScores => ({ length: ids.length - 1, k: 0, logprob: Float64Array.from(ids.slice(1), (x) => -x), entropy: new Float64Array(ids.length - 1), topIds: new Int32Array(0), topLogprobs: new Float64Array(0) });
+    const answer = (c: (typeof calls)[number]) => c.resolve(c.seqs.map((s) => fake(s.ids)));
+    const batcher = new Batcher(engine, 8);
+    const tick = () => new Promise((r) => setImmediate(r));
+    // One request's three prompts of 4 tokens: batches of ≤ 8 padded tokens, two in the engine at once.
+    const first = [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]].map((ids) => batcher.score(ids, 0));
+    await tick();
+    assert.deepEqual(calls.map((c) => c.seqs.map((s) => s.ids)), [[[1, 2, 3, 4], [5, 6, 7, 8]], [[9, 10, 11, 12]]]);
+    // While both are in flight, two more requests arrive: they wait, then share the next batch.
+    const later = [batcher.score([20, 21], 0), batcher.score([30, 31, 32], 0)];
+    await tick();
+    assert.equal(calls.length, 2);
+    answer(calls[1]);
+    await tick();
+    assert.equal(calls.length, 3);
+    assert.deepEqual(calls[2].seqs.map((s) => s.ids), [[20, 21], [30, 31, 32]]);
+    assert.equal(calls[2].maxLen, 3);
+    answer(calls[2]);
+    answer(calls[0]);
+    const got = await Promise.all([...first, ...later]);
+    assert.deepEqual(got.map((g) => Array.from(g.logprob)), [[-2, -3, -4], [-6, -7, -8], [-10, -11, -12], [-21], [-31, -32]]);
+    assert.deepEqual(batcher.stats, { batches: 3, sequences: 5, tokens: 17, paddedTokens: 8 + 4 + 6 });
+    // A failing batch rejects its prompts only; the next batch still runs.
+    const failing = batcher.score([1, 2], 0);
+    await tick();
+    const ok = batcher.score([3, 4, 5, 6, 7, 8], 0);
+    await tick();
+    assert.equal(calls.length, 5);
+    calls[3].reject(new Error('forward failed'));
+    answer(calls[4]);
+    await assert.rejects(failing, /forward failed/);
+    assert.deepEqual(Array.from((await ok).logprob), [-4, -5, -6, -7, -8]);
+  });
+
+  it('two concurrent requests are both answered correctly while another request\'s batches are in the thread', async () => {
+    const w = await startWorker({ model: FIXTURE, port: 0, device: 'cpu', maxBatchTokens: 96 });
+    try {
+      const long = [CHAT, CHAT.slice(30), CHAT.slice(60), CHAT.slice(0, 200), CHAT.slice(90)];
+      const others = ['Hello.', 'Short one about machine learning and data, a bit longer than the others here.'];
+      const lps = (r: { json: Json }) => r.json.choices.map((c: Json) => c.logprobs.token_logprobs.slice(1) as number[]);
+      const alone = [...long, ...others].map(async (p) => (await post(w, echo(p))).json.choices[0].logprobs.token_logprobs.slice(1) as number[]);
+      const want = await Promise.all(alone);
+      const health = async (): Promise<Json> => (await fetch(w.baseURL.replace(/\/v1$/, '/health'))).json();
+      const before = (await health()).batches;
+      // The long request goes out in ≥ 5 batches; the others are sent once the thread has answered at least one of them.
+      const a = post(w, echo(long));
+      while ((await health()).batches === before) await new Promise((r) => setTimeout(r, 1));
+      const [ra, rb, rc] = await Promise.all([a, post(w, echo(others[0])), post(w, echo([others[1]]))]);
+      for (const r of [ra, rb, rc]) assert.equal(r.status, 200, JSON.stringify(r.json));
+      const got = [...lps(ra), ...lps(rb), ...lps(rc)];
+      let worst = 0;
+      want.forEach((x, i) => (worst = Math.max(worst, maxAbs(x, got[i]))));
+      assert.ok(worst <= 1e-5, `max |Δ| ${worst}`);
+      const direct = await directLogprobs(rb.json.choices[0].logprobs.token_ids);
+      assert.ok(maxAbs(got[long.length], direct.lps) <= 1e-5);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('a model the thread cannot load is a startup error with one clear message; the thread keeps no process alive', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-badonnx-'));
+    const copy = path.join(dir, 'tiny-llama');
+    fs.cpSync(FIXTURE, copy, { recursive: true });
+    fs.writeFileSync(path.join(copy, 'onnx', 'model.onnx'), 'not an onnx file');
+    await assert.rejects(startWorker({ model: copy, port: 0, device: 'cpu' }), (e: Error) => e instanceof WorkerStartupError && /cannot load onnx\/model\.onnx/.test(e.message));
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'cje.js'), 'worker', '--model', copy, '--device', 'cpu'], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /cannot load onnx\/model\.onnx/);
+    // A process that started a model thread, scored a batch and has nothing else to do exits by itself.
+    const script = `
+      const { ModelThread } = require(${JSON.stringify(require.resolve('../../src/worker/thread'))});
+      const { loadTokenizer } = require(${JSON.stringify(require.resolve('../../src/worker/model'))});
+      (async () => {
+        const info = await loadTokenizer(${JSON.stringify(FIXTURE)});
+        const t = await ModelThread.start({ dir: info.dir, config: info.config, device: 'cpu', reduce: 'onnx' });
+        const [s] = await t.run([{ ids: [1016, 5, 6, 7], k: 2 }], 4);
+        console.log('scored', s.length, s.k);
+      })();`;
+    const c = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(c.signal, null, 'the process had to be killed: the thread kept it alive');
+    assert.equal(c.status, 0, c.stderr);
+    assert.match(c.stdout, /scored 3 2/);
+  });
+
+  it('cje worker stops on SIGTERM: the model thread ends with it', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'cje.js'), 'worker', '--model', FIXTURE, '--device', 'cpu', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (/listening (http:\/\/\S+)/.test(out)) resolve();
+      });
+      child.on('exit', () => reject(new Error(`exited before listening: ${err}`)));
+    });
+    const baseURL = /listening (http:\/\/\S+)/.exec(out)![1];
+    const r = await fetch(`${baseURL}/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(echo('Hello there.')) });
+    assert.equal(r.status, 200);
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
+    const code = await exited;
+    clearTimeout(timer);
+    assert.equal(code, 0, err);
+    assert.match(err, /stopping \(SIGTERM\)/);
   });
 });
 
