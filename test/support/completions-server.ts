@@ -15,6 +15,7 @@ import { randomUUID } from 'crypto';
 import { AddressInfo } from 'net';
 import { hash32, PartialBytesMode, ToyToken, ToyTokenizer } from './toy-tokenizer';
 import { ToyModel } from './toy-model';
+import { ProtocolError, bad } from '../../src/worker/protocol';
 
 export type OffsetUnit = 'utf16' | 'codepoint' | 'utf8';
 
@@ -111,24 +112,8 @@ export interface CompletionResponse {
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 }
 
-export interface OpenAIErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
-}
-
-export class ProtocolError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly type: string,
-    readonly code: string | null,
-    readonly param: string | null = null,
-  ) {
-    super(message);
-  }
-  body(): OpenAIErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
-  }
-}
+// The error body is the protocol's, shared with the worker (src/worker/protocol.ts).
+export { ProtocolError, type OpenAIErrorBody } from '../../src/worker/protocol';
 
 // ---------------------------------------------------------------------------
 // Pure scoring: what one prompt's choice looks like.
@@ -228,9 +213,6 @@ interface ValidRequest {
   logprobs: number | null;
 }
 
-function bad(message: string, param: string | null, code: string | null = 'invalid_request'): ProtocolError {
-  return new ProtocolError(400, message, 'invalid_request_error', code, param);
-}
 
 export function validateCompletionRequest(body: unknown, opts: CompletionsServerOptions): ValidRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('Request body must be a JSON object.', null);
