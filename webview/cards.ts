@@ -4,7 +4,7 @@ import { BAND_LABEL, bandLevel, essLevel, int, khatText, lw as fmtLw, num, pct, 
 import type { PolicyReport, ReportData } from './protocol';
 
 function badge(level: Level, text: string, title?: string): HTMLElement {
-  return el('span', { class: `badge ${level}`, title }, text);
+  return el('vscode-badge', { class: `badge ${level}`, title }, text);
 }
 
 function metric(label: string, value: Child, extra?: Child, title?: string): HTMLElement {
@@ -142,12 +142,10 @@ export function identicalSection(data: ReportData, onPick: (line: number | null,
     }
     list.appendChild(body);
     const more = id.violation_count > id.violations.length ? ` (the first ${id.violations.length} listed)` : '';
-    const details = el(
-      'details',
-      { class: 'ident-details', attrs: { open: '' } },
-      el('summary', null, `${p.name}: ${int(id.violation_count)} records with |log w| > ${id.tolerance}${more}, largest first`),
-      el('div', { class: 'scrollbox' }, list),
-    );
+    const details = el('vscode-collapsible', { class: 'ident-details', attrs: { 'data-policy': p.name } }, el('div', { class: 'scrollbox' }, list));
+    details.heading = p.name;
+    details.description = `${int(id.violation_count)} records with |log w| > ${id.tolerance}${more}, largest first`;
+    details.open = true;
     if (id.causes.length) {
       details.appendChild(el('div', { class: 'causes' }, el('div', { class: 'm-label' }, 'What usually causes this'), el('ul', null, ...id.causes.map((c) => el('li', null, c)))));
     }

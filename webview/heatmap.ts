@@ -3,6 +3,7 @@
 // in each token's title. Tokens are set with textContent: a response holding
 // <script> or <img onerror> is shown as text.
 import { clear, el } from './dom';
+import { singleSelect } from './elements';
 import { lw as fmtLw, num, policyColor } from './format';
 import type { Host } from './host';
 import type { Model } from './model';
@@ -89,7 +90,7 @@ export function renderDetail(box: HTMLElement, m: Model, row: number, state: Det
     Number.isNaN(m.chars[row]) ? null : el('span', { class: 'chip' }, `${m.chars[row]} chars`),
   );
   if (host.present) {
-    const open = el('button', { class: 'btn', title: 'Open the log at this record' }, 'Open in log');
+    const open = el('vscode-button', { class: 'btn', title: 'Open the log at this record' }, 'Open in log');
     open.addEventListener('click', () => host.post({ type: 'openRecord', line: m.line[row], record: m.ids[row] }));
     head.appendChild(open);
   }
@@ -122,23 +123,24 @@ export function renderDetail(box: HTMLElement, m: Model, row: number, state: Det
     return;
   }
   if (!withData.includes(state.target)) state.target = withData[0];
-  const tsel = el('select', { attrs: { 'aria-label': 'Target policy' } }, ...withData.map((t) => el('option', { attrs: { value: t } }, t)));
-  tsel.value = state.target;
-  tsel.addEventListener('change', () => {
-    state.target = tsel.value;
+  const tsel = singleSelect('Target policy', withData.map((t) => ({ value: t, label: t })), state.target, (v) => {
+    state.target = v;
     rerender();
   });
-  const msel = el(
-    'select',
-    { attrs: { 'aria-label': 'Colour by' } },
-    el('option', { attrs: { value: 'delta' } }, 'Δ log-prob (target − behavior)'),
-    el('option', { attrs: { value: 'logprob' } }, 'each side’s own log-prob'),
+  const msel = singleSelect(
+    'Colour by',
+    [
+      { value: 'delta', label: 'Δ log-prob (target − behavior)' },
+      { value: 'logprob', label: 'each side’s own log-prob' },
+    ],
+    state.mode,
+    (v) => {
+      state.mode = v as ColorMode;
+      rerender();
+    },
   );
-  msel.value = state.mode;
-  msel.addEventListener('change', () => {
-    state.mode = msel.value as ColorMode;
-    rerender();
-  });
+  tsel.classList.add('target-select');
+  msel.classList.add('mode-select');
   const tt = tr.targets[state.target];
   const bTokens = tr.behavior.tokens;
   const tTokens = tt.tokens ?? bTokens;

@@ -2,6 +2,7 @@
 // panel. Data comes from <script type="application/json" id="cje-data"> or
 // from the host's {type:'data'} message (protocol.ts).
 import './report.css';
+import './elements';
 import { histogramChart, khatChart } from './charts';
 import { identicalSection, policyCard } from './cards';
 import { responsesSection } from './responses';
@@ -56,7 +57,9 @@ function render(root: HTMLElement, data: ReportData): void {
     ),
   );
   if (m.notes.length || m.issue_count) {
-    const d = el('details', { class: 'notes' }, el('summary', null, `${m.issue_count} input issue(s), ${m.notes.length} note(s)`));
+    const d = el('vscode-collapsible', { class: 'notes' });
+    d.heading = 'Notes';
+    d.description = `${m.issue_count} input issue(s), ${m.notes.length} note(s)`;
     const ul = el('ul');
     for (const n of m.notes) ul.appendChild(el('li', null, n));
     for (const i of m.issues) ul.appendChild(el('li', null, el('code', null, `${i.file}:${i.line}`), ` ${i.reason}`));

@@ -3,6 +3,7 @@
 // row elements moved with transforms and refilled with textContent on scroll,
 // so 100,000 records scroll as smoothly as 100.
 import { el } from './dom';
+import { singleSelect } from './elements';
 import { int, lw as fmtLw, num } from './format';
 import type { Model } from './model';
 
@@ -68,23 +69,27 @@ export class RecordTable {
     ];
     const template = this.columns.map((c) => c.width).join(' ');
 
-    const search = el('input', { class: 'filter', attrs: { type: 'search', placeholder: 'Filter by record id or line…', 'aria-label': 'Filter records' } });
+    const search = el('vscode-textfield', { class: 'filter', attrs: { type: 'search', placeholder: 'Filter by record id or line…' } });
+    search.label = 'Filter records';
     search.addEventListener('input', () => {
       this.filterText = search.value.trim().toLowerCase();
       this.refresh();
     });
-    const mode = el(
-      'select',
-      { attrs: { 'aria-label': 'Which records' } },
-      el('option', { attrs: { value: 'all' } }, 'all records'),
-      el('option', { attrs: { value: 'violations' } }, 'identity violations'),
-      el('option', { attrs: { value: 'tokens' } }, 'with token data'),
-      el('option', { attrs: { value: 'judged' } }, 'with a judge score'),
+    const mode = singleSelect(
+      'Which records',
+      [
+        { value: 'all', label: 'all records' },
+        { value: 'violations', label: 'identity violations' },
+        { value: 'tokens', label: 'with token data' },
+        { value: 'judged', label: 'with a judge score' },
+      ],
+      this.filterMode,
+      (v) => {
+        this.filterMode = v as FilterMode;
+        this.refresh();
+      },
     );
-    mode.addEventListener('change', () => {
-      this.filterMode = mode.value as FilterMode;
-      this.refresh();
-    });
+    mode.classList.add('mode');
     this.count = el('span', { class: 'muted count' });
 
     this.header = el('div', { class: 'thead', attrs: { role: 'row' } });

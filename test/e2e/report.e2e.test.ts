@@ -83,7 +83,43 @@ describe('report in headless Chromium (e2e)', function () {
     assert.equal(await page.locator('.card').count(), 2, 'one card per target (clone, premium)');
     assert.equal(await page.locator('#weights .chart canvas').count() >= 2, true, 'a histogram canvas per target');
     assert.equal(await page.locator('#khat canvas').count() >= 1, true, 'k̂ chart canvas');
-    assert.match((await page.locator('.card[data-policy="clone"] .badge').first().textContent()) ?? '', /identity violations/);
+    assert.match((await page.locator('.card[data-policy="clone"] vscode-badge.badge').first().textContent()) ?? '', /identity violations/);
+    // The controls are @vscode-elements components, registered and styled through
+    // Lit's adoptedStyleSheets (allowed by the nonce CSP), and in the standalone page
+    // (no VS Code theme variables) they take the page's light palette, not their
+    // built-in Dark Modern fallbacks.
+    const components = await page.evaluate(() => {
+      const g = globalThis as unknown as {
+        customElements: { get(n: string): unknown };
+        document: { querySelectorAll(s: string): ArrayLike<{ shadowRoot: { adoptedStyleSheets: unknown[] } | null }> };
+      };
+      return ['vscode-textfield', 'vscode-single-select', 'vscode-option', 'vscode-badge', 'vscode-collapsible', 'vscode-button'].map((tag) => {
+        const els = Array.from(g.document.querySelectorAll(tag));
+        return { tag, defined: !!g.customElements.get(tag), n: els.length, styled: els.every((e) => !!e.shadowRoot && e.shadowRoot.adoptedStyleSheets.length > 0) };
+      });
+    });
+    for (const c of components) {
+      assert.ok(c.defined, `${c.tag} is defined`);
+      assert.ok(c.styled, `every ${c.tag} has its shadow styles`);
+    }
+    for (const tag of ['vscode-textfield', 'vscode-single-select', 'vscode-badge', 'vscode-collapsible']) {
+      assert.ok(components.find((c) => c.tag === tag)!.n > 0, `a ${tag} on the page`);
+    }
+    const bg = (sel: string) => page.locator(sel).first().evaluate((e) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(e).backgroundColor);
+    assert.equal(await bg('#records vscode-textfield.filter input'), 'rgb(255, 255, 255)', 'filter field on the light page background');
+    assert.equal(await bg('#records vscode-single-select .select-face'), 'rgb(255, 255, 255)', 'select face on the light page background');
+
+    // "Which records" select: identity violations only.
+    const expectViolating = data.records.filter((r) =>
+      data.policies.some((p, k) => (p.identical.expected || p.identical.probable) && !(Math.abs(r.lw[k] ?? NaN) <= p.identical.tolerance)),
+    ).length;
+    assert.ok(expectViolating >= files.cloneViolations.size && expectViolating > 0);
+    await page.locator('#records vscode-single-select').click();
+    await page.locator('#records vscode-single-select [role="option"]', { hasText: 'identity violations' }).click();
+    assert.equal((await page.locator('#records .count').textContent())?.trim(), `${expectViolating} of 400 records`);
+    await page.locator('#records vscode-single-select').click();
+    await page.locator('#records vscode-single-select [role="option"]', { hasText: 'all records' }).click();
+    assert.equal((await page.locator('#records .count').textContent())?.trim(), '400 of 400 records');
     const violationRows = await page.locator('table.violations[data-policy="clone"] tbody tr').count();
     assert.equal(violationRows, files.cloneViolations.size, 'every clone violation listed');
     const rows = await page.locator('#records .tr').evaluateAll((els) => els.filter((e) => (e as unknown as { style: { display: string } }).style.display !== 'none').length);
@@ -91,7 +127,7 @@ describe('report in headless Chromium (e2e)', function () {
     await page.screenshot({ path: path.join(OUT, 'small-overview.png'), fullPage: true });
 
     // Select the hostile record (line 1) via the filter, then look at its tokens.
-    await page.fill('#records input.filter', 'syn_0');
+    await page.fill('#records vscode-textfield.filter input', 'syn_0');
     await page.locator('#records .tr', { hasText: 'syn_0' }).first().click();
     await page.waitForSelector('.tokens .tok');
     const cells = await page.locator('.tokens[data-side="behavior"] .tok').count();
@@ -107,12 +143,22 @@ describe('report in headless Chromium (e2e)', function () {
 
     // A clone violation: its heatmap shows the Δ on the first token.
     const [vi] = [...files.cloneViolations.keys()];
-    await page.fill('#records input.filter', '');
+    await page.fill('#records vscode-textfield.filter input', '');
     await page.locator(`table.violations[data-policy="clone"] tr.pick`, { hasText: `syn_${vi}` }).first().click();
     await page.waitForSelector('.tokens .tok');
     const delta = Number(await page.locator('.tokens[data-side="target"] .tok').first().getAttribute('data-delta'));
     assert.ok(Math.abs(delta - files.cloneViolations.get(vi)!) < 1e-9, `first-token Δ ${delta}`);
     await page.locator('#detail-section').screenshot({ path: path.join(OUT, 'small-heatmap-violation.png') });
+
+    // "colour by" select: each side's own log-prob, then back to Δ.
+    const colourBy = page.locator('.detail vscode-single-select.mode-select');
+    await colourBy.click();
+    await colourBy.locator('[role="option"]', { hasText: 'each side’s own log-prob' }).click();
+    await page.locator('.detail .legend', { hasText: 'darker = lower log-prob' }).waitFor();
+    assert.equal(await page.locator('.detail vscode-single-select.mode-select').evaluate((e) => (e as unknown as { value: string }).value), 'logprob');
+    await page.locator('.detail vscode-single-select.mode-select').click();
+    await page.locator('.detail vscode-single-select.mode-select [role="option"]', { hasText: 'Δ log-prob' }).click();
+    await page.locator('.detail .legend', { hasText: 'clone less likely' }).waitFor();
 
     // A record without token data says so.
     assert.deepEqual(errors, [], 'no console errors');
@@ -191,7 +237,7 @@ describe('report in headless Chromium (e2e)', function () {
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await page.locator('.card').count(), 2);
     await page.locator('table.violations[data-policy="clone"] tr.pick').first().click();
-    await page.locator('.detail .btn', { hasText: 'Open in log' }).click();
+    await page.locator('.detail vscode-button.btn', { hasText: 'Open in log' }).click();
     const last = (await sent()).at(-1)!;
     assert.equal(last.type, 'openRecord');
     assert.equal(typeof last.line, 'number');

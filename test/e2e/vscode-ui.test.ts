@@ -215,7 +215,7 @@ describe('VS Code end to end like a person (code-server + Chromium, packaged .vs
     await row.click();
     const h = await f.locator('.detail-head h3').innerText();
     const line = Number(/line (\d+)/.exec(h)![1]);
-    await f.locator('.detail-head button', { hasText: 'Open in log' }).click();
+    await f.locator('.detail-head vscode-button', { hasText: 'Open in log' }).click();
     await page.locator('.tabs-container .tab.active', { hasText: 'arena.jsonl' }).waitFor();
     await page.locator('.statusbar-item', { hasText: new RegExp(`Ln ${line}, Col 1`) }).waitFor({ timeout: 30_000 });
   });
