@@ -8,15 +8,16 @@
 // @huggingface/transformers and onnxruntime-node left to its node_modules.
 // Usage: node scripts/build-extension.mjs [--dev]
 import * as esbuild from 'esbuild';
-import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const dev = process.argv.includes('--dev');
-const r = await esbuild.build({
+// Loaded only where present (tokenizer checks of the lint engine, the local worker's runtime): absent
+// from the universal .vsix, where those checks are skipped; a platform .vsix carries the runtime.
+const runtime = ['@huggingface/transformers', '@huggingface/tokenizers', 'onnxruntime-node', '@lenml/*'];
+const common = {
   absWorkingDir: root,
-  entryPoints: { extension: 'src/extension/extension.ts' },
   outdir: 'out/dist',
   bundle: true,
   format: 'cjs',
@@ -24,36 +25,24 @@ const r = await esbuild.build({
   target: 'node20',
   // jsonc-parser's UMD build hides its modules from bundlers; its ESM build does not.
   mainFields: ['module', 'main'],
-  // Loaded only where present (tokenizer checks of the lint engine, the local worker): absent from the
-  // .vsix, where those checks are skipped and the worker runs from the CLI package.
-  external: ['vscode', '@huggingface/transformers', '@huggingface/tokenizers', 'onnxruntime-node', '@lenml/*'],
   minify: !dev,
   keepNames: true,
   sourcemap: dev ? 'inline' : false,
   legalComments: 'linked',
   logLevel: 'warning',
   metafile: true,
+};
+const r = await esbuild.build({
+  ...common,
+  entryPoints: { extension: 'src/extension/extension.ts' },
+  external: ['vscode', ...runtime],
 });
-const cliEntries = { cje: 'src/cli/bundle-main.ts' };
-if (fs.existsSync(path.join(root, 'src/worker/forward-thread.ts'))) cliEntries['forward-thread'] = 'src/worker/forward-thread.ts';
 const w = await esbuild.build({
-  absWorkingDir: root,
-  entryPoints: cliEntries,
-  outdir: 'out/dist',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  mainFields: ['module', 'main'],
+  ...common,
+  entryPoints: { cje: 'src/cli/bundle-main.ts', 'forward-thread': 'src/worker/forward-thread.ts' },
   // import('@huggingface/transformers') becomes require(): the .vsix then needs only transformers' CommonJS build.
   supported: { 'dynamic-import': false },
-  external: ['@huggingface/transformers', '@huggingface/tokenizers', 'onnxruntime-node', '@lenml/*'],
-  minify: !dev,
-  keepNames: true,
-  sourcemap: dev ? 'inline' : false,
-  legalComments: 'linked',
-  logLevel: 'warning',
-  metafile: true,
+  external: runtime,
 });
 const outs = Object.entries({ ...r.metafile.outputs, ...w.metafile.outputs })
   .filter(([f]) => f.endsWith('.js'))
