@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { CONFIG_FILE_NAME, discoverConfig } from '../core/config-discovery';
 import { formatConfigProblem, loadConfig } from '../core/config';
 import { formatIssue } from '../core/log-reader';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
@@ -10,13 +11,15 @@ import type { Io } from './main';
 import { UsageError } from './main';
 import { formatTable, num } from './table';
 
-/** The config to use when none is named: cje.config.json beside the log, then in the working folder. */
+/**
+ * The config to use when none is named: as the extension finds it (beside the
+ * log, then in folders above it up to the working folder), else the working folder's.
+ */
 function findConfig(log: string): string | undefined {
-  for (const dir of [path.dirname(path.resolve(log)), process.cwd()]) {
-    const f = path.join(dir, 'cje.config.json');
-    if (fs.existsSync(f)) return f;
-  }
-  return undefined;
+  const found = discoverConfig({ logFile: log, workspaceFolder: process.cwd(), exists: fs.existsSync });
+  if (found.kind === 'found') return found.file;
+  const here = path.join(process.cwd(), CONFIG_FILE_NAME);
+  return fs.existsSync(here) ? here : undefined;
 }
 
 export async function scoreCommand(argv: string[], io: Io): Promise<number> {
@@ -35,7 +38,7 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('score takes exactly one LOG file');
   const log = positionals[0];
   const configFile = values.config ?? findConfig(log);
-  if (!configFile) throw new UsageError('no --config given and no cje.config.json beside the log or in the working folder');
+  if (!configFile) throw new UsageError('no --config given and no cje.config.json beside the log, in a folder above it or in the working folder');
   const loaded = loadConfig(configFile);
   if (!loaded.config) {
     for (const p of loaded.problems) io.err.write(formatConfigProblem(configFile, p) + '\n');

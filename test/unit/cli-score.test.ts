@@ -14,9 +14,9 @@ interface Ran {
   stderr: string;
 }
 
-function cje(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (kill: () => void) => void): Promise<Ran> {
+function cje(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (kill: () => void) => void, cwd?: string): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CJE, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CJE, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -100,6 +100,26 @@ describe('cje score (the command line, as a child process)', function () {
     const col = '    "base": {"provider": '.length + 1;
     assert.match(r.stderr, new RegExp(`cje\\.config\\.json:4:${col}: policies\\.base\\.provider Anthropic is a chat API`));
     assert.match(r.stderr, /openai-compatible/);
+  });
+
+  it('finds the config in a folder above the log, up to the working folder, when --config is not given', async () => {
+    const sub = path.join(dir, 'logs', 'today');
+    fs.mkdirSync(sub, { recursive: true });
+    const nested = path.join(sub, 'log.jsonl');
+    fs.copyFileSync(log, nested);
+    const r = await cje(['score', nested], {}, undefined, dir);
+    assert.match(r.stdout, /records 60 · scored 120/, r.stderr);
+    assert.ok(fs.existsSync(path.join(sub, 'log.scores.jsonl')));
+    // Outside any folder with a config, it says so.
+    const lone = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-lone-'));
+    try {
+      fs.copyFileSync(log, path.join(lone, 'log.jsonl'));
+      const none = await cje(['score', path.join(lone, 'log.jsonl')], {}, undefined, lone);
+      assert.equal(none.code, 2);
+      assert.match(none.stderr, /no --config given and no cje\.config\.json/);
+    } finally {
+      fs.rmSync(lone, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 on bad usage', async () => {
