@@ -142,6 +142,16 @@ export function formatSummary(s: ScoreRunSummary): string {
     const b = mismatched.find((p) => p.isBehavior) ?? mismatched[0];
     for (const e of b.logged!.examples.slice(0, 3)) out.push(`  ${b.name} line ${e.line} (${e.record}): logged ${num(e.logged, 4)}, rescored ${num(e.rescored, 4)}, Δ ${num(e.rescored - e.logged, 4)}`);
   }
+  const suspect = s.policies.filter((p) => p.suspect?.count);
+  if (suspect.length) {
+    out.push('');
+    out.push('WARNING some scores were kept but are suspect (the report marks them):');
+    for (const p of suspect) {
+      const sp = p.suspect!;
+      out.push(`  ${p.name}: ${sp.count} suspect${sp.approximate ? `, ${sp.approximate} of them approximate (prefix count)` : ''}`);
+      for (const r of sp.reasons.slice(0, 4)) out.push(`    ${r.count}× ${r.reason}`);
+    }
+  }
   if (s.errors.length) {
     out.push('');
     out.push('errors:');

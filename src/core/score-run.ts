@@ -7,6 +7,9 @@ import { countLines } from './line-count';
 import { readLog } from './log-reader';
 import { ScoreStore, defaultScoresPath, type StoreOpenReport } from './score-store';
 import type { SpanResult } from './span';
+
+/** Bumped whenever extractSpan's answer checks change: lines with an older value were checked less. */
+export const ANSWER_CHECKS_VERSION = 1;
 import { policyTemplate } from './policy-template';
 import { renderPrompt } from './templates';
 import type { ChatMessage, CjeConfig, LogIssue, LogRecord, PolicyConfig, RenderedPrompt, ScoreLine, TemplateSpec } from './types';
@@ -65,6 +68,8 @@ export interface PolicySummary {
   failed: number;
   meanLogprob: number | null;
   essFraction: number | null;
+  /** Kept scores marked suspect (approximate prefix counts among them), with their reasons counted by kind. */
+  suspect?: { count: number; approximate: number; reasons: { reason: string; count: number }[] };
   logged?: LoggedComparison;
   loggedIdentical?: LoggedIdentical;
 }
@@ -206,6 +211,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     ...(res.ok && res.value.entropy ? { entropy: res.value.entropy } : {}),
     span: res.ok ? res.value.span : null,
     error: res.ok ? null : res.error,
+    ...(res.ok && res.value.suspect?.length ? { suspect: res.value.suspect } : {}),
+    checks: ANSWER_CHECKS_VERSION,
     ...(g.names.length > 1 && name !== g.names[0] ? { reused_from: g.names[0] } : {}),
     model: g.policy.model,
     template: g.spec.variant ? `${g.policy.template}:${g.spec.variant}` : g.policy.template,
@@ -214,6 +221,18 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   });
 
   const record = (name: string, rec: LogRecord, lp: number) => logprobs.get(name)!.set(rec.line, lp);
+  const suspects = new Map<string, { count: number; approximate: number; reasons: Map<string, number> }>();
+  const noteSuspect = (name: string, l: Pick<ScoreLine, 'suspect' | 'span'>) => {
+    let s = suspects.get(name);
+    if (!s) suspects.set(name, (s = { count: 0, approximate: 0, reasons: new Map() }));
+    s.count++;
+    if (l.span?.approximate) s.approximate++;
+    // Reasons name tokens and numbers; counted by their kind, the text before the first colon.
+    for (const r of l.suspect ?? []) {
+      const kind = r.split(':')[0];
+      s.reasons.set(kind, (s.reasons.get(kind) ?? 0) + 1);
+    }
+  };
   const fail = (name: string, rec: LogRecord, message: string) => {
     failed++;
     failures.set(name, failures.get(name)! + 1);
@@ -232,6 +251,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
           record(name, job.record, l.logprob!);
           if (name === g.names[0]) scored++;
           else reused++;
+          if (l.suspect) noteSuspect(name, l);
         } else fail(name, job.record, l.error);
       }
     });
@@ -253,7 +273,10 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
       .then(
         (results) => write(g, batch, results),
         (e) => {
-          if (!opts.signal?.aborted) fatal ??= e;
+          // A batch that could not be scored fails its own records, never the run.
+          if (opts.signal?.aborted) return;
+          const error = `scoring failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 500);
+          write(g, batch, batch.map(() => ({ ok: false as const, error })));
         },
       )
       .finally(() => {
@@ -295,6 +318,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         if (missing.length === 0) {
           const lp = store.logprobOf(key)!;
           for (const n of g.names) record(n, rec, lp);
+          if (store.isSuspect(key)) for (const n of g.names) noteSuspect(n, { suspect: ['kept as suspect in an earlier run'], span: null });
           skipped += g.names.length;
           finishJob(rec.line);
           continue;
@@ -305,6 +329,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
           const lines = missing.map((n) => ({ ...prev, policy: n, record: rec.id, line: rec.line, reused_from: prev.policy, scored_at: new Date().toISOString() }));
           store.append(lines);
           for (const n of g.names) record(n, rec, prev.logprob!);
+          if (prev.suspect?.length) for (const n of g.names) noteSuspect(n, prev);
           reused += missing.length;
           skipped += g.names.length - missing.length;
           finishJob(rec.line);
@@ -353,6 +378,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         meanLogprob: lps.size ? sum / lps.size : null,
         essFraction,
       };
+      const sus = suspects.get(name);
+      if (sus) summary.suspect = { count: sus.count, approximate: sus.approximate, reasons: [...sus.reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count) };
       const lg = logged.get(name)!;
       if (lg.size) {
         const abs: number[] = [];

@@ -6,6 +6,8 @@ interface Done {
   offset: number;
   length: number;
   logprob: number;
+  /** The line kept its number with a suspect reason. */
+  suspect: boolean;
   policies: Set<string>;
 }
 
@@ -59,7 +61,7 @@ export class ScoreStore {
         if (parsed.error === null && typeof parsed.logprob === 'number') {
           const d = store.done.get(parsed.key);
           if (d) d.policies.add(parsed.policy);
-          else store.done.set(parsed.key, { offset: l.offset, length: l.bytes, logprob: parsed.logprob, policies: new Set([parsed.policy]) });
+          else store.done.set(parsed.key, { offset: l.offset, length: l.bytes, logprob: parsed.logprob, suspect: !!parsed.suspect?.length, policies: new Set([parsed.policy]) });
         }
       }
       if (report.truncated) fs.truncateSync(file, keepBytes);
@@ -77,6 +79,11 @@ export class ScoreStore {
   /** The log-prob of a successful result for this key, without reading the file. */
   logprobOf(key: string): number | undefined {
     return this.done.get(key)?.logprob;
+  }
+
+  /** Whether the successful result for this key was kept as suspect. */
+  isSuspect(key: string): boolean {
+    return this.done.get(key)?.suspect ?? false;
   }
 
   /** A successful line for this key under any policy of the same fingerprint, read back from the file. */
@@ -104,7 +111,7 @@ export class ScoreStore {
       if (l.error === null && typeof l.logprob === 'number') {
         const d = this.done.get(l.key);
         if (d) d.policies.add(l.policy);
-        else this.done.set(l.key, { offset, length: len - 1, logprob: l.logprob, policies: new Set([l.policy]) });
+        else this.done.set(l.key, { offset, length: len - 1, logprob: l.logprob, suspect: !!l.suspect?.length, policies: new Set([l.policy]) });
       }
       offset += len;
     }

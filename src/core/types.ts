@@ -174,6 +174,10 @@ export interface ScoreLine {
   entropy?: (number | null)[];
   span: SpanInfo | null;
   error: string | null;
+  /** Why a kept number is doubtful (an approximate prefix count, a near-zero single token, …); absent when every check passed. */
+  suspect?: string[];
+  /** Version of the answer checks the line passed (absent: written before the checks existed). */
+  checks?: number;
   /** Set when this line reuses the result of an identical-fingerprint policy. */
   reused_from?: string;
   model: string;

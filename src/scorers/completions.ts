@@ -68,6 +68,8 @@ export class CompletionsScorer implements Scorer {
   private readonly wantedBatch: number;
   /** Set once the server refused a list of prompts that it accepted one by one. */
   private listsRefused = false;
+  /** Set once the server's answer to a list could not be matched to its prompts without doubt. */
+  private listsUnreliable = false;
   private readonly client: OpenAI;
   private readonly maxRetries: number;
 
@@ -84,7 +86,7 @@ export class CompletionsScorer implements Scorer {
     });
   }
 
-  private async echo(prompts: string[], signal?: AbortSignal): Promise<EchoedTokens[]> {
+  private async echo(prompts: string[], signal?: AbortSignal): Promise<EchoAnswer> {
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await this.client.completions.create(
@@ -108,7 +110,7 @@ export class CompletionsScorer implements Scorer {
   }
 
   get batchSize(): number {
-    return this.listsRefused ? 1 : this.wantedBatch;
+    return this.listsRefused || this.listsUnreliable ? 1 : this.wantedBatch;
   }
 
   scoreBatch(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]> {
@@ -116,36 +118,69 @@ export class CompletionsScorer implements Scorer {
   }
 
   private async scoreLinked(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]> {
-    let echoes: EchoedTokens[];
+    let answer: EchoAnswer;
     try {
-      echoes = await this.echo(requests.map((r) => r.rendered.text), signal);
+      answer = await this.echo(requests.map((r) => r.rendered.text), signal);
     } catch (e) {
       if (signal?.aborted) throw e;
       // One bad prompt (too long, say) fails a whole batch: retry one by one to keep the others.
       if (requests.length > 1 && e instanceof OpenAI.APIError && e.status === 400) {
-        const out: SpanResult[] = [];
-        for (const r of requests) out.push(...(await this.scoreLinked([r], signal)));
+        const out = await this.oneByOne(requests, signal);
         // Every prompt passed alone: the server takes no lists (or not this many), so stop sending them.
         if (out.every((o) => o.ok || !o.error.startsWith('HTTP 400'))) this.listsRefused = true;
         return out;
       }
       const error = describeError(e);
-      return requests.map(() => ({ ok: false as const, error }));
+      return requests.map(() => ({ ok: false as const, failure: 'shape' as const, error }));
+    }
+    if (answer.unmatched && requests.length > 1) {
+      // Choices without trustworthy indices cannot be told apart: ask for each prompt alone.
+      this.listsUnreliable = true;
+      return this.oneByOne(requests, signal);
     }
     const results: SpanResult[] = [];
+    const alone: number[] = [];
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i];
-      let res = extractSpan(r.rendered, echoes[i], { endOfTurn: r.endOfTurn });
-      if (!res.ok && res.needPrefixCount) res = await this.byPrefixCount(r, echoes[i], signal);
+      const echo = answer.echoes[i];
+      if (!echo) {
+        alone.push(i);
+        results.push({ ok: false, failure: 'shape', error: 'the server answered no choice for this prompt' });
+        continue;
+      }
+      let res = extractSpan(r.rendered, echo, { endOfTurn: r.endOfTurn });
+      if (!res.ok && res.needPrefixCount) res = await this.byPrefixCount(r, echo, signal);
       results.push(res);
+    }
+    if (requests.length > 1 && alone.length) {
+      const again = await this.oneByOne(alone.map((i) => requests[i]), signal);
+      alone.forEach((i, k) => (results[i] = again[k]));
+    }
+    // An echo that spells another prompt of the batch means the server mixed up its choices: send those alone.
+    const misspelled = results.map((r, i) => (!r.ok && r.failure === 'spelling' && answer.echoes[i] ? i : -1)).filter((i) => i >= 0);
+    if (requests.length > 1 && misspelled.length) {
+      const mixedUp = misspelled.some((i) => answer.echoes.some((e, j) => j !== i && e && extractSpan(requests[i].rendered, e).ok));
+      if (mixedUp) this.listsUnreliable = true;
+      const again = await this.oneByOne(misspelled.map((i) => requests[i]), signal);
+      misspelled.forEach((i, k) => {
+        const r = again[k];
+        results[i] = r.ok || !mixedUp ? r : { ...r, error: `${r.error} (the server also mixed up the choices of a batch)` };
+      });
     }
     return results;
   }
 
+  private async oneByOne(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]> {
+    const out: SpanResult[] = [];
+    for (const r of requests) out.push(...(await this.scoreLinked([r], signal)));
+    return out;
+  }
+
   private async byPrefixCount(r: ScoreRequest, echo: EchoedTokens, signal?: AbortSignal): Promise<SpanResult> {
     try {
-      const [prefix] = await this.echo([r.rendered.text.slice(0, r.rendered.responseStart)], signal);
-      return spanByPrefixCount(r.rendered, echo, prefix.tokens.length);
+      const { echoes: [prefix] } = await this.echo([r.rendered.text.slice(0, r.rendered.responseStart)], signal);
+      if (!prefix) return { ok: false, failure: 'shape', error: 'prefix count failed: the server answered no choice' };
+      return spanByPrefixCount(r.rendered, echo, prefix);
     } catch (e) {
       if (signal?.aborted) throw e;
       return { ok: false, error: `prefix count failed: ${describeError(e)}` };
@@ -153,20 +188,58 @@ export class CompletionsScorer implements Scorer {
   }
 }
 
-function parseEcho(res: unknown, n: number): EchoedTokens[] {
+interface EchoAnswer {
+  /** The echo for each prompt, by position; missing where none could be matched. */
+  echoes: (EchoedTokens | undefined)[];
+  /** Why the choices could not be matched to the prompts by their indices. */
+  unmatched?: string;
+}
+
+/**
+ * Matches each choice to its prompt by `index`. Without an index on every
+ * choice, or with indices that repeat or fall outside the list, the order of a
+ * list answer proves nothing: then the answer is `unmatched` and the caller
+ * sends each prompt alone (one prompt, one choice: no doubt).
+ */
+function parseEcho(res: unknown, n: number): EchoAnswer {
   const choices = (res as { choices?: unknown })?.choices;
-  if (!Array.isArray(choices) || choices.length !== n) {
-    throw new BadResponse(`the server answered ${Array.isArray(choices) ? choices.length : 'no'} choices for ${n} prompt(s)`);
+  if (!Array.isArray(choices) || choices.length === 0) {
+    throw new BadResponse(`the server answered ${Array.isArray(choices) ? 'no' : 'without'} choices for ${n} prompt(s)`);
   }
-  const out: EchoedTokens[] = new Array(n);
-  for (const c of choices) {
-    const idx = typeof c?.index === 'number' ? c.index : choices.indexOf(c);
-    const lp = c?.logprobs;
-    if (!lp || !Array.isArray(lp.tokens) || !Array.isArray(lp.token_logprobs) || idx < 0 || idx >= n) {
+  const echoes: (EchoedTokens | undefined)[] = new Array(n).fill(undefined);
+  const toEcho = (c: unknown): EchoedTokens => {
+    const lp = (c as { logprobs?: Record<string, unknown> } | null)?.logprobs;
+    if (!lp || !Array.isArray(lp.tokens) || !Array.isArray(lp.token_logprobs)) {
       throw new BadResponse('the server answered without logprobs: does it support echo with logprobs for this model?');
     }
-    out[idx] = { tokens: lp.tokens, token_logprobs: lp.token_logprobs, text_offset: lp.text_offset, entropy: lp.entropy };
+    return {
+      tokens: lp.tokens as string[],
+      token_logprobs: lp.token_logprobs as (number | null)[],
+      text_offset: lp.text_offset as number[] | undefined,
+      entropy: lp.entropy as (number | null)[] | undefined,
+      top_logprobs: lp.top_logprobs as EchoedTokens['top_logprobs'],
+    };
+  };
+  if (n === 1) {
+    if (choices.length !== 1) return { echoes, unmatched: `the server answered ${choices.length} choices for 1 prompt` };
+    echoes[0] = toEcho(choices[0]);
+    return { echoes };
   }
-  if (out.some((e) => !e)) throw new BadResponse('the server answered choices with repeated indices');
-  return out;
+  if (choices.length !== n) return { echoes, unmatched: `the server answered ${choices.length} choices for ${n} prompts` };
+  const seen = new Set<number>();
+  for (const c of choices) {
+    const idx = (c as { index?: unknown } | null)?.index;
+    if (typeof idx !== 'number' || !Number.isInteger(idx)) return { echoes: new Array(n).fill(undefined), unmatched: 'the server answered choices without an index: their order proves nothing' };
+    if (idx < 0 || idx >= n) return { echoes: new Array(n).fill(undefined), unmatched: `the server answered a choice with index ${idx} for ${n} prompts` };
+    if (seen.has(idx)) return { echoes: new Array(n).fill(undefined), unmatched: `the server answered two choices with index ${idx}` };
+    seen.add(idx);
+    try {
+      echoes[idx] = toEcho(c);
+    } catch (e) {
+      // One choice without logprobs: its prompt is asked again alone, the others stand.
+      if (!(e instanceof BadResponse)) throw e;
+    }
+  }
+  if (echoes.every((e) => !e)) throw new BadResponse('the server answered without logprobs: does it support echo with logprobs for this model?');
+  return { echoes };
 }

@@ -52,6 +52,12 @@ export interface CompletionsServerOptions {
   models?: string[];
   /** Called for every request (after it is recorded). */
   onRequest?: (r: RecordedRequest) => void;
+  /**
+   * Rewrites the correct answer before it is sent, to play a misbehaving
+   * server: return the new answer, or a string sent as the raw body (for JSON
+   * that JSON.stringify cannot write, such as -1e999).
+   */
+  transform?: (answer: CompletionResponse, prompts: string[]) => CompletionResponse | string;
 }
 
 export interface RecordedRequest {
@@ -432,7 +438,11 @@ export function startCompletionsServer(opts: CompletionsServerOptions = {}): Pro
       if (opts.latencyMs) await sleep(opts.latencyMs);
       try {
         const valid = validateCompletionRequest(body, opts);
-        return sendJson(res, 200, buildCompletionResponse(valid, opts, tokenizer));
+        const answer = buildCompletionResponse(valid, opts, tokenizer);
+        const sent = opts.transform ? opts.transform(answer, valid.prompts) : answer;
+        if (typeof sent !== 'string') return sendJson(res, 200, sent);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(sent) });
+        return void res.end(sent);
       } catch (e) {
         if (e instanceof ProtocolError) return sendError(res, e);
         throw e;

@@ -156,4 +156,68 @@ describe('extractSpan', () => {
     assert.equal(p.value.span.approximate, true);
     assert.equal(p.value.span.method, 'prefix_count');
   });
+
+  describe('the echo must spell the text before any sum is trusted', () => {
+    const P = '\ufffd';
+    // a0 b1 😀2,3 é4 😀5,6 é7 😀8,9 é10; the response starts after the first "😀é".
+    const text = 'ab😀é😀é😀é';
+    const rendered: RenderedPrompt = { text, responseStart: 5, responseEnd: 11, scoredEnd: 11, template: 't' };
+    const toks = ['ab', P, P, P, P, 'é', P, P, P, P, 'é'];
+    const lps = [null, -1, -1, -1, -1, -2, -1, -1, -1, -1, -2];
+
+    it('byte pieces that fit two placements with different span edges, and no offsets: an error, never a silent pick', () => {
+      // Either the first run is "😀" and the second "😀é😀", or the first is "😀é😀" and the second "😀".
+      const r = extractSpan(rendered, echo(toks, lps));
+      assert.equal(r.ok, false);
+      assert.match(!r.ok ? r.error : '', /the span is ambiguous: runs of byte pieces fit 2 placements/);
+    });
+
+    it('the same with offsets that pick one placement: kept, marked suspect', () => {
+      // Code-point offsets of the first placement: 😀 at 2, é at 3, then "😀é😀" from 4, é at 7.
+      const r = extractSpan(rendered, echo(toks, lps, [0, 2, 2, 2, 2, 3, 4, 4, 4, 4, 7]));
+      assert.ok(r.ok, !r.ok ? r.error : '');
+      assert.equal(r.value.span.method, 'text_offset');
+      assert.deepEqual(r.value.tokens, [P, P, P, P, 'é']);
+      assert.equal(r.value.logprob, -6);
+      assert.match(r.value.suspect!.join(' '), /ambiguous span: .* 2 placements; the server's offsets chose one/);
+    });
+
+    it('a decoder that drops each word\'s leading space (tokens decoded one by one) still spells the text', () => {
+      const r = extractSpan({ text: 'Hi there world', responseStart: 8, responseEnd: 14, scoredEnd: 14, template: 't' }, echo(['Hi', 'there', 'world'], [null, -1, -2]));
+      assert.ok(r.ok, !r.ok ? r.error : '');
+      assert.equal(r.value.logprob, -2);
+      assert.match(r.value.span.notes!.join(' '), /2 token\(s\) were echoed without the space before them/);
+    });
+
+    it("SentencePiece's dummy-prefix ▁ after a special token is no spelling error", () => {
+      const t = '<s>[INST] Hi [/INST] Yes';
+      const r = extractSpan({ text: t, responseStart: 21, responseEnd: 24, scoredEnd: 24, template: 't' }, echo(['<s>', '\u2581[', 'INST', ']', '\u2581Hi', '\u2581[', '/', 'INST', ']', '\u2581Yes'], [null, -1, -1, -1, -1, -1, -1, -1, -1, -3]));
+      assert.ok(r.ok, !r.ok ? r.error : '');
+      assert.equal(r.value.logprob, -3);
+    });
+
+    it('a token string that is not in the text at that place is a spelling error naming token and place', () => {
+      const r = extractSpan(withEot, echo(['Hi', ' é', P, P, 'no', P, P, EOT], LPS));
+      assert.equal(r.ok, false);
+      assert.equal(!r.ok && r.failure, 'spelling');
+      assert.match(!r.ok ? r.error : '', /do not spell the text that was sent: token 4 \("no"\)/);
+    });
+
+    it('a positive log-prob outside the span keeps the number but marks it suspect', () => {
+      const r = extractSpan(withEot, echo(TOKENS, [null, 0.5, ...LPS.slice(2)], OFFSETS.utf16));
+      assert.ok(r.ok);
+      assert.equal(r.value.logprob, EXPECTED_WITH_EOT);
+      assert.match(r.value.suspect!.join(' '), /prompt token 1 .* has log-prob 0\.5/);
+    });
+
+    it('a one-token span at probability 1 is kept as suspect, a longer all-zero span fails', () => {
+      const one: RenderedPrompt = { text: 'Q A', responseStart: 1, responseEnd: 3, scoredEnd: 3, template: 't' };
+      const r1 = extractSpan(one, echo(['Q', ' A'], [null, 0]));
+      assert.ok(r1.ok);
+      assert.match(r1.value.suspect!.join(' '), /1-token span is 0/);
+      const r2 = extractSpan(withEot, echo(TOKENS, [null, -1, -0.5, -0.25, 0, 0, 0, 0], OFFSETS.utf16));
+      assert.equal(r2.ok, false);
+    });
+  });
 });
+
