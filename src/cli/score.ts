@@ -67,7 +67,7 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
       maxLineBytes,
       signal: controller.signal,
       // "local" policies that name a model folder get a worker started for it (one per folder, stopped at the end).
-      makeScorer: withLocalWorkers(completionsScorerFactory(), {
+      makeScorer: withLocalWorkers(completionsScorerFactory(undefined, undefined, { baseDir: path.dirname(path.resolve(configFile)) }), {
         baseDir: path.dirname(path.resolve(configFile)),
         onStart: (name, dir, w) => {
           if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje: ${name}: local worker for ${dir} at ${w.baseURL}\n`);

@@ -19,6 +19,13 @@ export function fingerprintFields(p: PolicyConfig, spec: ResolvedTemplate) {
     templateText: sha256(JSON.stringify(renderingFields(spec))).slice(0, 16),
     systemPrompt: p.systemPrompt ?? null,
     scoreEndOfTurn: p.scoreEndOfTurn ?? true,
+    // Only when set: the joined default keeps the fingerprints that scores files already hold.
+    ...(p.tokenization === 'separate' ? { tokenization: 'separate' } : {}),
+    // The policy's date of rendering, where its template writes one (Llama 3.2): policies of one
+    // fingerprint are rendered once, so two that state different dates must not share it. Only then
+    // (older fingerprints stay as they were); a record's own date is the same for every policy, and
+    // the score key holds the text it went into.
+    ...(spec.renderDate && p.date !== undefined ? { date: p.date } : {}),
   };
 }
 
@@ -35,6 +42,11 @@ function renderingFields(t: ResolvedTemplate) {
     t.defaultSystemPrompt ?? null,
     t.trimContent ?? null,
     t.systemPreamble ?? null,
+    // Fields added later count only where a template sets them, so the hash of the others is unchanged.
+    ...(t.renderDate ? [{ renderDate: t.renderDate }] : []),
+    ...(t.dropEmptySystem ? [{ dropEmptySystem: true }] : []),
+    ...(t.trimAfterSystemMerge ? [{ trimAfterSystemMerge: true }] : []),
+    ...(t.stripReasoningFromHistory ? [{ stripReasoningFromHistory: t.stripReasoningFromHistory }] : []),
   ];
 }
 
@@ -44,6 +56,11 @@ export function sha256(s: string): string {
 
 export function policyFingerprint(p: PolicyConfig, spec: ResolvedTemplate): string {
   return sha256(JSON.stringify(fingerprintFields(p, spec))).slice(0, 16);
+}
+
+/** The fingerprint with the tokenization left out: policies that share it differ only at the seam. */
+export function seamGroup(p: PolicyConfig, spec: ResolvedTemplate): string {
+  return policyFingerprint({ ...p, tokenization: undefined }, spec);
 }
 
 /** Key of one score: the flat text the model saw, where the response lies in it, and the fingerprint. */

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Scorer, ScoreRequest } from '../scorers/scorer';
 import { policyDefaults } from './config';
 import { kishEss } from './diagnostics/weights';
-import { policyFingerprint, scoreKey } from './fingerprint';
+import { policyFingerprint, scoreKey, seamGroup } from './fingerprint';
 import { countLines } from './line-count';
 import { readLog } from './log-reader';
 import { ScoreStore, defaultScoresPath, type StoreOpenReport } from './score-store';
@@ -97,6 +97,7 @@ export interface ScoreRunSummary {
 
 interface Group {
   fingerprint: string;
+  seamGroup: string;
   names: string[];
   policy: PolicyConfig;
   spec: TemplateSpec & { variant?: string };
@@ -152,7 +153,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     if (g) g.names.push(name);
     else {
       const d = policyDefaults(policy);
-      groups.set(fp, { fingerprint: fp, names: [name], policy, spec, scoreEndOfTurn: d.scoreEndOfTurn, pending: [], active: 0, concurrency: d.concurrency, waiters: [] });
+      groups.set(fp, { fingerprint: fp, seamGroup: seamGroup(policy, spec), names: [name], policy, spec, scoreEndOfTurn: d.scoreEndOfTurn, pending: [], active: 0, concurrency: d.concurrency, waiters: [] });
     }
   }
 
@@ -213,6 +214,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     error: res.ok ? null : res.error,
     ...(res.ok && res.value.suspect?.length ? { suspect: res.value.suspect } : {}),
     checks: ANSWER_CHECKS_VERSION,
+    seam_group: g.seamGroup,
     ...(g.names.length > 1 && name !== g.names[0] ? { reused_from: g.names[0] } : {}),
     model: g.policy.model,
     template: g.spec.variant ? `${g.policy.template}:${g.spec.variant}` : g.policy.template,

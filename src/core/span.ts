@@ -505,3 +505,47 @@ export function spanByPrefixCount(rendered: RenderedPrompt, echo: EchoedTokens, 
     },
   };
 }
+
+/**
+ * The span of a token-id prompt (separate tokenization): the ids after the
+ * prompt's are the response's by construction. The echo must still be the
+ * echo of those ids: as many tokens as ids, and the ids themselves where the
+ * server returns them.
+ */
+export function spanFromIds(rendered: RenderedPrompt, echo: EchoedTokens & { token_ids?: number[] | null }, sent: { ids: number[]; promptLength: number }): SpanResult {
+  const { tokens, token_logprobs: lps } = echo ?? ({} as EchoedTokens);
+  if (!Array.isArray(tokens) || !Array.isArray(lps) || tokens.length !== lps.length || tokens.length === 0) {
+    return { ok: false, failure: 'shape', error: 'the server returned no usable echo (tokens and token_logprobs missing or of different lengths)' };
+  }
+  const { ids, promptLength } = sent;
+  if (tokens.length !== ids.length) {
+    return { ok: false, failure: 'spelling', error: `the echo has ${tokens.length} tokens for the ${ids.length} token ids that were sent${tokens.length > ids.length ? ' (did the server add a BOS to a token-id prompt?)' : ''}` };
+  }
+  if (Array.isArray(echo.token_ids) && echo.token_ids.length === ids.length) {
+    const at = ids.findIndex((id, i) => echo.token_ids![i] !== id);
+    if (at >= 0) return { ok: false, failure: 'spelling', error: `the echo's token id ${at} is ${echo.token_ids[at]}, not the ${ids[at]} that was sent` };
+  }
+  const first = promptLength;
+  const end = ids.length;
+  if (end <= first) return { ok: false, failure: 'span', error: 'the response is empty and no end-of-turn is scored' };
+  const checked = checkValues(tokens, lps, first, end);
+  if (checked.error) return { ok: false, failure: 'values', error: checked.error };
+  const numbers = lps.slice(first, end) as number[];
+  const out: ScoredSpan = {
+    span: {
+      method: 'token_ids',
+      approximate: false,
+      firstToken: first,
+      endToken: end,
+      endOfTurnScored: rendered.scoredEnd > rendered.responseEnd,
+      tokenization: 'separate',
+      notes: ['prompt and response tokenized separately and sent as token ids: the span is the response\'s ids by construction'],
+    },
+    logprob: numbers.reduce((a, b) => a + b, 0),
+    tokens: tokens.slice(first, end),
+    token_logprobs: numbers,
+  };
+  if (Array.isArray(echo.entropy) && echo.entropy.length === tokens.length) out.entropy = echo.entropy.slice(first, end);
+  if (checked.suspect.length) out.suspect = checked.suspect;
+  return { ok: true, value: out };
+}

@@ -111,6 +111,21 @@ export interface PolicyConfig {
   batchSize?: number;
   /** Whether the end-of-turn token after the response is part of the scored span (default true). */
   scoreEndOfTurn?: boolean;
+  /**
+   * 'joined' (default): the flat text is sent and the server tokenizes it whole,
+   * as the model saw it when it generated. 'separate': prompt and response are
+   * tokenized apart with the model's own tokenizer and sent as token ids, as SFT
+   * code does. Part of the fingerprint.
+   */
+  tokenization?: 'joined' | 'separate';
+  /** For 'separate': a folder with tokenizer.json (relative to the config) or an installed tokenizer package; a local policy's model folder by default. */
+  tokenizer?: string;
+  /**
+   * The calendar date (YYYY-MM-DD) the behavior prompts were rendered on, for templates that write the date
+   * of rendering (Llama 3.2: "Today Date: 04 Mar 2026"). Wins over a record's own date (see render-date.ts);
+   * without either, the template's fallback date is written. No effect on templates that write no such date.
+   */
+  date?: string;
   maxRetries?: number;
   timeoutMs?: number;
 }
@@ -140,7 +155,8 @@ export interface CustomTemplateSpec extends Partial<Omit<TemplateSpec, 'name' | 
 export type SpanMethod =
   | 'text_offset' // server offsets, verified against the token strings
   | 'token_text' // offsets unusable; walked the token strings over the text
-  | 'prefix_count'; // no usable offsets or strings: counted the prompt's tokens (approximate)
+  | 'prefix_count' // no usable offsets or strings: counted the prompt's tokens (approximate)
+  | 'token_ids'; // prompt and response sent as separate token ids: the span is known by construction
 
 export interface SpanInfo {
   method: SpanMethod;
@@ -155,8 +171,12 @@ export interface SpanInfo {
   endOfTurnScored: boolean;
   /** Tokens that straddle the prompt/response boundary, reported never hidden. */
   straddle?: { index: number; token: string; side: 'start' | 'end'; included: boolean }[];
-  /** How the server tokenized: the joined text (what echo does) or prompt/response separately. */
-  tokenization: 'joined';
+  /**
+   * How the scored tokens were made: the server tokenized the joined text
+   * (echo of a text prompt), or prompt and response were tokenized apart and
+   * their ids concatenated (the SFT convention; the span is known by construction).
+   */
+  tokenization: 'joined' | 'separate';
   notes?: string[];
 }
 
@@ -178,6 +198,12 @@ export interface ScoreLine {
   suspect?: string[];
   /** Version of the answer checks the line passed (absent: written before the checks existed). */
   checks?: number;
+  /**
+   * Hash of the policy's fingerprint without its tokenization: two policies
+   * with the same seam_group and different span.tokenization score the same
+   * text joined and apart, and their difference is the seam effect.
+   */
+  seam_group?: string;
   /** Set when this line reuses the result of an identical-fingerprint policy. */
   reused_from?: string;
   model: string;

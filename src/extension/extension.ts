@@ -166,7 +166,9 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
               config,
               signal: controller.signal,
               makeScorer: withLocalWorkers(
-                completionsScorerFactory(secrets, (name, ep) => log(`  ${name}: POST ${ep.baseURL}/completions${ep.keySource ? ` (API key from ${ep.keySource})` : ''}`)),
+                completionsScorerFactory(secrets, (name, ep) => log(`  ${name}: POST ${ep.baseURL}/completions${ep.keySource ? ` (API key from ${ep.keySource})` : ''}`), {
+                  baseDir: path.dirname(configFile),
+                }),
                 {
                   baseDir: localModelBase(s, configFile),
                   get manager() {

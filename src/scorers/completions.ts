@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
-import { extractSpan, spanByPrefixCount, type EchoedTokens, type SpanResult } from '../core/span';
+import { extractSpan, spanByPrefixCount, spanFromIds, type EchoedTokens, type SpanResult } from '../core/span';
+import type { IdEncoder, SeparateIds } from './separate-tokenization';
 import type { ScoreRequest, Scorer } from './scorer';
 
 export interface CompletionsScorerOptions {
@@ -12,6 +13,8 @@ export interface CompletionsScorerOptions {
   timeoutMs?: number;
   /** Top alternatives asked per token (the echo needs at least 0; 1 keeps responses small). */
   topLogprobs?: number;
+  /** Separate tokenization: prompts are sent as token ids made by this encoder. */
+  separate?: IdEncoder;
 }
 
 /** Errors in a 200 response that the SDK does not retry: a body that is not JSON or lacks logprobs. */
@@ -86,7 +89,7 @@ export class CompletionsScorer implements Scorer {
     });
   }
 
-  private async echo(prompts: string[], signal?: AbortSignal): Promise<EchoAnswer> {
+  private async echo(prompts: string[] | number[][], signal?: AbortSignal): Promise<EchoAnswer> {
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await this.client.completions.create(
@@ -119,8 +122,13 @@ export class CompletionsScorer implements Scorer {
 
   private async scoreLinked(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]> {
     let answer: EchoAnswer;
+    let sent: SeparateIds[] | undefined;
     try {
-      answer = await this.echo(requests.map((r) => r.rendered.text), signal);
+      if (this.opts.separate) {
+        const enc = this.opts.separate;
+        sent = requests.map((r) => enc.encode(r.rendered));
+      }
+      answer = await this.echo(sent ? sent.map((s) => s.ids) : requests.map((r) => r.rendered.text), signal);
     } catch (e) {
       if (signal?.aborted) throw e;
       // One bad prompt (too long, say) fails a whole batch: retry one by one to keep the others.
@@ -148,6 +156,10 @@ export class CompletionsScorer implements Scorer {
         results.push({ ok: false, failure: 'shape', error: 'the server answered no choice for this prompt' });
         continue;
       }
+      if (sent) {
+        results.push(spanFromIds(r.rendered, echo, sent[i]));
+        continue;
+      }
       let res = extractSpan(r.rendered, echo, { endOfTurn: r.endOfTurn });
       if (!res.ok && res.needPrefixCount) res = await this.byPrefixCount(r, echo, signal);
       results.push(res);
@@ -159,7 +171,7 @@ export class CompletionsScorer implements Scorer {
     // An echo that spells another prompt of the batch means the server mixed up its choices: send those alone.
     const misspelled = results.map((r, i) => (!r.ok && r.failure === 'spelling' && answer.echoes[i] ? i : -1)).filter((i) => i >= 0);
     if (requests.length > 1 && misspelled.length) {
-      const mixedUp = misspelled.some((i) => answer.echoes.some((e, j) => j !== i && e && extractSpan(requests[i].rendered, e).ok));
+      const mixedUp = !sent && misspelled.some((i) => answer.echoes.some((e, j) => j !== i && e && extractSpan(requests[i].rendered, e).ok));
       if (mixedUp) this.listsUnreliable = true;
       const again = await this.oneByOne(misspelled.map((i) => requests[i]), signal);
       misspelled.forEach((i, k) => {
@@ -188,9 +200,15 @@ export class CompletionsScorer implements Scorer {
   }
 }
 
+/** Fireworks' raw_output carries the prompt's token ids. */
+function rawPromptIds(c: unknown): number[] | undefined {
+  const raw = (c as { raw_output?: { prompt_token_ids?: unknown } } | null)?.raw_output;
+  return Array.isArray(raw?.prompt_token_ids) ? (raw!.prompt_token_ids as number[]) : undefined;
+}
+
 interface EchoAnswer {
   /** The echo for each prompt, by position; missing where none could be matched. */
-  echoes: (EchoedTokens | undefined)[];
+  echoes: (EchoedTokens & { token_ids?: number[] } | undefined)[];
   /** Why the choices could not be matched to the prompts by their indices. */
   unmatched?: string;
 }
@@ -207,7 +225,7 @@ function parseEcho(res: unknown, n: number): EchoAnswer {
     throw new BadResponse(`the server answered ${Array.isArray(choices) ? 'no' : 'without'} choices for ${n} prompt(s)`);
   }
   const echoes: (EchoedTokens | undefined)[] = new Array(n).fill(undefined);
-  const toEcho = (c: unknown): EchoedTokens => {
+  const toEcho = (c: unknown): EchoedTokens & { token_ids?: number[] } => {
     const lp = (c as { logprobs?: Record<string, unknown> } | null)?.logprobs;
     if (!lp || !Array.isArray(lp.tokens) || !Array.isArray(lp.token_logprobs)) {
       throw new BadResponse('the server answered without logprobs: does it support echo with logprobs for this model?');
@@ -215,6 +233,7 @@ function parseEcho(res: unknown, n: number): EchoAnswer {
     return {
       tokens: lp.tokens as string[],
       token_logprobs: lp.token_logprobs as (number | null)[],
+      token_ids: (lp.token_ids ?? rawPromptIds(c)) as number[] | undefined,
       text_offset: lp.text_offset as number[] | undefined,
       entropy: lp.entropy as (number | null)[] | undefined,
       top_logprobs: lp.top_logprobs as EchoedTokens['top_logprobs'],

@@ -2,6 +2,7 @@ import { policyDefaults } from '../core/config';
 import { envSecrets, resolveEndpoint, type Endpoint, type SecretLookup } from '../core/providers';
 import type { PolicyConfig } from '../core/types';
 import { CompletionsScorer } from './completions';
+import { loadIdEncoder } from './separate-tokenization';
 
 /**
  * The backend for one policy, as runScoring's makeScorer wants it: the policy's
@@ -9,11 +10,26 @@ import { CompletionsScorer } from './completions';
  * SecretStorage then the environment in VS Code) and its batching/retry settings.
  * `onEndpoint` hears where the policy is scored (never the key) for logs.
  */
-export function completionsScorerFactory(secrets: SecretLookup = envSecrets, onEndpoint?: (name: string, ep: Omit<Endpoint, 'apiKey'>) => void) {
+export function completionsScorerFactory(
+  secrets: SecretLookup = envSecrets,
+  onEndpoint?: (name: string, ep: Omit<Endpoint, 'apiKey'>) => void,
+  opts: { baseDir?: string } = {},
+) {
   return async (policy: PolicyConfig, name: string): Promise<CompletionsScorer> => {
     const ep = await resolveEndpoint(policy, secrets);
     onEndpoint?.(name, { baseURL: ep.baseURL, keySource: ep.keySource });
-    const d = policyDefaults(policy);
-    return new CompletionsScorer({ baseURL: ep.baseURL, apiKey: ep.apiKey, model: policy.model, batchSize: d.batchSize, maxRetries: d.maxRetries, timeoutMs: d.timeoutMs });
+    return new CompletionsScorer({ ...(await scorerSettings(policy, opts.baseDir ?? process.cwd())), baseURL: ep.baseURL, apiKey: ep.apiKey });
+  };
+}
+
+/** What every completions backend of a policy shares: model, batching, retries, and its ids encoder for separate tokenization. */
+export async function scorerSettings(policy: PolicyConfig, baseDir: string) {
+  const d = policyDefaults(policy);
+  return {
+    model: policy.model,
+    batchSize: d.batchSize,
+    maxRetries: d.maxRetries,
+    timeoutMs: d.timeoutMs,
+    ...(policy.tokenization === 'separate' ? { separate: await loadIdEncoder(policy, baseDir) } : {}),
   };
 }

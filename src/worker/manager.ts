@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { policyDefaults } from '../core/config';
+import { scorerSettings } from '../scorers/make-scorer';
 import { packageRoot } from '../core/package-root';
 import type { PolicyConfig } from '../core/types';
 import { CompletionsScorer } from '../scorers/completions';
@@ -199,7 +199,6 @@ export function withLocalWorkers<S extends Scorer>(
     const dir = path.resolve(opts.baseDir, policy.model);
     const w = await (opts.manager ?? workers).get({ ...opts.spec, model: dir });
     opts.onStart?.(name, dir, w);
-    const d = policyDefaults(policy);
-    return new CompletionsScorer({ baseURL: w.baseURL, model: policy.model, batchSize: d.batchSize, maxRetries: d.maxRetries, timeoutMs: d.timeoutMs });
+    return new CompletionsScorer({ ...(await scorerSettings(policy, opts.baseDir)), baseURL: w.baseURL });
   };
 }
