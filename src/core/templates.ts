@@ -4,7 +4,18 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { formatRenderDate } from './render-date';
 import type { ChatMessage, RenderedPrompt, TemplateSpec } from './types';
+
+/** Options of a render besides the conversation. */
+export interface RenderOptions {
+  /**
+   * The calendar date (YYYY-MM-DD) the prompt was rendered on, for templates that write the date of
+   * rendering (spec.renderDate, e.g. Llama 3.2); their fallback date when absent. Others ignore it.
+   * renderDateFor (render-date.ts) gives it for a policy and a record.
+   */
+  date?: string;
+}
 
 export type ResolvedTemplate = TemplateSpec & { variant?: string };
 
@@ -92,8 +103,29 @@ function trims(spec: TemplateSpec, role: TurnRole): boolean {
   return t === true || (Array.isArray(t) && t.includes(role));
 }
 
+/** Earlier assistant content as a reasoning template writes it: the text after the last marker, leading characters stripped. */
+function stripReasoning(rule: NonNullable<TemplateSpec['stripReasoningFromHistory']>, content: string): string {
+  const at = content.lastIndexOf(rule.marker);
+  if (!rule.marker || at < 0) return content;
+  let rest = content.slice(at + rule.marker.length);
+  const strip = rule.stripLeading ?? '';
+  let i = 0;
+  while (i < rest.length && strip.includes(rest[i])) i++;
+  rest = rest.slice(i);
+  return rest;
+}
+
+/** The system preamble with "{date}" filled in where the template writes the date of rendering. */
+function preamble(spec: TemplateSpec, date: string | undefined): string {
+  const text = spec.systemPreamble ?? '';
+  const rd = spec.renderDate;
+  if (!rd || !text.includes('{date}')) return text;
+  const written = date === undefined ? rd.fallback : formatRenderDate(date, rd.format);
+  return text.split('{date}').join(written);
+}
+
 /** The prompt text up to and including the generation prefix; throws for what the template cannot render. */
-function renderHistory(spec: ResolvedTemplate, messages: ChatMessage[]): string {
+function renderHistory(spec: ResolvedTemplate, messages: ChatMessage[], opts: RenderOptions = {}): string {
   const label = spec.variant ? `${spec.name} (${spec.variant})` : spec.name;
   const fail = (why: string): never => {
     throw new Error(`template ${label}: ${why}`);
@@ -118,22 +150,34 @@ function renderHistory(spec: ResolvedTemplate, messages: ChatMessage[]): string 
   const unmarked = [t.user, t.assistant].every((x) => x.prefix === '' && x.suffix === '');
   if (unmarked && rest.length !== 1) fail(`a template without turn markers takes the flat prompt as one user message; got ${rest.length} messages`);
 
+  if (spec.systemHandling === 'drop') system = undefined;
   if (system === undefined && spec.defaultSystemPrompt != null) system = spec.defaultSystemPrompt;
+  if (system === '' && spec.dropEmptySystem) system = undefined;
+  const rawSystem = system;
   if (system !== undefined && trims(spec, 'system')) system = pyStrip(system);
 
-  const contents = rest.map((m) => (trims(spec, m.role as TurnRole) ? pyStrip(m.content) : m.content));
+  const reasoning = spec.stripReasoningFromHistory;
+  const raw = rest.map((m) => (reasoning && m.role === 'assistant' ? stripReasoning(reasoning, m.content) : m.content));
+  const contents = rest.map((m, i) => (trims(spec, m.role as TurnRole) ? pyStrip(raw[i]) : raw[i]));
   let out = spec.bos;
 
   if (system !== undefined) {
     const sys = spec.turns.system;
     switch (spec.systemHandling) {
       case 'own-turn':
-        out += sys.prefix + (spec.systemPreamble ?? '') + system + sys.suffix;
+        out += sys.prefix + preamble(spec, opts.date) + system + sys.suffix;
         break;
       case 'merge-into-first-user':
       case 'merge-into-last-user': {
         const i = spec.systemHandling === 'merge-into-first-user' ? 0 : contents.length - 1;
-        contents[i] = sys.prefix + system + sys.suffix + (spec.systemMergeSeparator ?? '') + contents[i];
+        const sep = spec.systemMergeSeparator ?? '';
+        if (spec.trimAfterSystemMerge) {
+          // The template strips the merged text as a whole (Llama 2): the system block keeps its own whitespace.
+          const merged = sys.prefix + rawSystem + sys.suffix + sep + raw[i];
+          contents[i] = trims(spec, 'user') ? pyStrip(merged) : merged;
+        } else {
+          contents[i] = sys.prefix + system + sys.suffix + sep + contents[i];
+        }
         break;
       }
       case 'unsupported':
@@ -157,9 +201,9 @@ export function renderPrompt(
   spec: ResolvedTemplate,
   messages: ChatMessage[],
   response: string,
-  opts: { scoreEndOfTurn: boolean },
+  opts: RenderOptions & { scoreEndOfTurn: boolean },
 ): RenderedPrompt {
-  const prompt = renderHistory(spec, messages);
+  const prompt = renderHistory(spec, messages, opts);
   const responseStart = prompt.length;
   const responseEnd = responseStart + response.length;
   const eot = opts.scoreEndOfTurn ? spec.endOfTurn : '';
@@ -174,6 +218,6 @@ export function renderPrompt(
 }
 
 /** The prompt without a response: always a prefix of renderPrompt's text for the same messages. */
-export function renderPromptOnly(spec: ResolvedTemplate, messages: ChatMessage[]): string {
-  return renderHistory(spec, messages);
+export function renderPromptOnly(spec: ResolvedTemplate, messages: ChatMessage[], opts: RenderOptions = {}): string {
+  return renderHistory(spec, messages, opts);
 }

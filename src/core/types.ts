@@ -50,8 +50,11 @@ export interface TemplateSpec {
   tokenizerAddsBos: boolean;
   /** Text written before/after each message of a role. `{content}` is not used: content goes between. */
   turns: Record<'system' | 'user' | 'assistant', { prefix: string; suffix: string }>;
-  /** How a system message is placed when the format has no system turn of its own. */
-  systemHandling: 'own-turn' | 'merge-into-first-user' | 'merge-into-last-user' | 'unsupported';
+  /**
+   * How a system message is placed when the format has no system turn of its own. 'unsupported': the
+   * template raises on one; 'drop': the template silently leaves it out (original Phi-3-mini).
+   */
+  systemHandling: 'own-turn' | 'merge-into-first-user' | 'merge-into-last-user' | 'unsupported' | 'drop';
   /** Separator used when merging a system prompt into a user message. */
   systemMergeSeparator?: string;
   /** Text that opens the assistant turn to be scored (usually turns.assistant.prefix). */
@@ -64,8 +67,33 @@ export interface TemplateSpec {
   defaultSystemPrompt?: string | null;
   /** Roles whose message content the published template trims (Jinja `| trim`); true for all roles. Never applied to the scored response. */
   trimContent?: boolean | Array<'system' | 'user' | 'assistant'>;
-  /** Text the template writes at the start of the system turn before the system content (e.g. Llama 3.1's knowledge/date lines). */
+  /**
+   * Text the template writes at the start of the system turn before the system content (e.g. Llama 3.1's
+   * knowledge/date lines). Where `renderDate` is set, "{date}" in it is replaced by the date of rendering.
+   */
   systemPreamble?: string;
+  /**
+   * The template writes the date it is rendered on: Jinja `strftime_now(format)` where the renderer defines
+   * strftime_now (transformers, vLLM), else `fallback` (Llama 3.2: "%d %b %Y", "26 Jul 2024"). The renderer
+   * writes the date given in its options (a calendar date YYYY-MM-DD, formatted with `format`: %d %m %Y %y %b %B %a %A %%,
+   * English month names as Python's C locale), or `fallback` when none is given, at "{date}" in systemPreamble.
+   */
+  renderDate?: { format: string; fallback: string };
+  /** A system message whose content is empty is not written at all (Phi-3.5: `if role == 'system' and content`). */
+  dropEmptySystem?: boolean;
+  /**
+   * With a merged system prompt, the template trims the merged text (system block + separator + user content)
+   * as a whole instead of the user content alone (Llama 2: `('<<SYS>>\n' + sys + '\n<</SYS>>\n\n' + user).strip()`):
+   * leading whitespace of that user message survives. Applies where trimContent covers the user role.
+   */
+  trimAfterSystemMerge?: boolean;
+  /**
+   * Earlier assistant messages (history, not the scored response) that contain `marker` are written as the
+   * text after its LAST occurrence (Jinja `content.split(marker)[-1]`), then with every leading character
+   * that is in `stripLeading` removed (Qwen 3: `.lstrip('\n')`, so "\n" strips newlines only and keeps
+   * spaces; DeepSeek R1: none). A message without the marker is written unchanged.
+   */
+  stripReasoningFromHistory?: { marker: string; stripLeading?: string };
   /** Model-version variants: the first whose `match` regex matches the model name applies. */
   variants?: TemplateVariant[];
   /** Where the format was taken from (model repo / file of the published chat_template). */

@@ -129,6 +129,30 @@ describe('lint engine: rules', () => {
     assert.strictEqual(only(partial, 'CJE015').length, 1);
   });
 
+  it('CJE016: a Llama 3.2 policy that leaves the date of rendering at the fixed 26 Jul 2024 (warning), not one that states it', () => {
+    const l32 = (extra: Pol = {}) => llama({ model: FW + 'llama-v3p2-3b-instruct', ...extra });
+    const bad = cfg({ base: l32() });
+    const [d] = only(bad, 'CJE016');
+    assert.ok(d, JSON.stringify(codes(bad)));
+    assert.strictEqual(d.severity, 'warning');
+    assert.strictEqual(d.path, 'policies.base.template');
+    assert.match(d.message, /26 Jul 2024/);
+    assert.match(d.message, /"date": "YYYY-MM-DD"/);
+    assert.match(d.message, /"2024-07-26"/);
+    assert.strictEqual(bad.slice(d.offset, d.offset + d.length), '"llama3"');
+    // By model name (Hugging Face style too), through a forced variant, and through a custom template extending llama3.
+    assert.strictEqual(only(cfg({ base: llama({ provider: 'openai-compatible', baseURL: 'http://127.0.0.1:8000/v1', model: 'meta-llama/Llama-3.2-3B-Instruct' }) }), 'CJE016').length, 1);
+    assert.strictEqual(only(cfg({ base: llama({ templateVariant: 'llama3.2' }) }), 'CJE016').length, 1);
+    assert.strictEqual(only(cfg({ base: l32({ template: 'mine' }) }, { templates: { mine: { extends: 'llama3', bos: '' } } }), 'CJE016').length, 1);
+    // Stated: no warning, and the config is valid; a date that is not YYYY-MM-DD is a schema error.
+    const ok = cfg({ base: l32({ date: '2026-03-04' }) });
+    assert.deepStrictEqual(only(ok, 'CJE016'), []);
+    assert.deepStrictEqual(only(ok, 'CJE001'), []);
+    assert.strictEqual(only(cfg({ base: l32({ date: '04 Mar 2026' }) }), 'CJE001')[0].path, 'policies.base.date');
+    // Templates that write no date of rendering: Llama 3.1 (fixed 26 Jul 2024), Qwen.
+    assert.deepStrictEqual(only(cfg({ base: llama(), q: qwen() }), 'CJE016'), []);
+  });
+
   it('CJE020: double BOS is a warning on a server known to add BOS (with a fix), info where it depends on the server', () => {
     const vllm = cfg({ base: llama({ provider: 'openai-compatible', baseURL: 'http://127.0.0.1:8000/v1' }) });
     const [w] = only(vllm, 'CJE020');

@@ -11,6 +11,7 @@ import { endOfTurnConsistencyRule } from './rules/end-of-turn-consistency';
 import { identicalFingerprintsRule } from './rules/identical-fingerprints';
 import { promptPrefixRule } from './rules/prompt-prefix';
 import { providerLacksEchoRule } from './rules/provider-lacks-echo';
+import { renderDateRule } from './rules/render-date';
 import type { LintRule } from './rules/rule';
 import { specialTokensSingleRule } from './rules/special-tokens-single';
 import { templateFamilyMismatchRule } from './rules/template-family-mismatch';
@@ -21,6 +22,7 @@ export const LINT_RULES: readonly LintRule[] = [
   configSchemaRule,
   unknownTemplateRule,
   templateFamilyMismatchRule,
+  renderDateRule,
   doubleBosRule,
   customTemplateFormatRule,
   promptPrefixRule,
