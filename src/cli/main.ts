@@ -7,7 +7,7 @@ import { workerCommand } from './worker';
 const USAGE = `cje — teacher-forced log-probs and importance-weight diagnostics for off-policy evaluation
 
 Usage:
-  cje score LOG --config CONFIG [--out FILE] [--policy NAME ...] [--json]
+  cje score LOG [--config CONFIG] [--out FILE] [--policy NAME ...] [--json] [--dry-run]
       Score every response of a JSONL log under each policy of the config,
       appending to LOG.scores.jsonl (resumes where a previous run stopped).
   cje report INPUT [--log LOG] [--config CONFIG] [--identical TARGET=BEHAVIOR ...] [--out report.html] [--json report.json]

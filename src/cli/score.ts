@@ -5,6 +5,7 @@ import { CONFIG_FILE_NAME, discoverConfig } from '../core/config-discovery';
 import { formatConfigProblem, loadConfig } from '../core/config';
 import { formatIssue } from '../core/log-reader';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
+import { estimateRun, type RunEstimate } from '../core/score-estimate';
 import { completionsScorerFactory } from '../scorers/make-scorer';
 import { withLocalWorkers, workers } from '../worker/manager';
 import type { Io } from './main';
@@ -33,6 +34,7 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       'max-line-bytes': { type: 'string' },
+      'dry-run': { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('score takes exactly one LOG file');
@@ -47,6 +49,15 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
   const config = loaded.config;
   const maxLineBytes = values['max-line-bytes'] ? Number(values['max-line-bytes']) : undefined;
   if (maxLineBytes !== undefined && !(maxLineBytes > 0)) throw new UsageError('--max-line-bytes must be a positive number');
+  if (values['dry-run']) {
+    const est = await estimateRun({ logFile: log, config, outFile: values.out, policies: values.policy, maxLineBytes });
+    if (values.json) io.out.write(JSON.stringify(est, null, 2) + '\n');
+    else {
+      if (!values.quiet) for (const i of est.issues) io.err.write(formatIssue(i) + '\n');
+      io.out.write(formatEstimate(est));
+    }
+    return 0;
+  }
 
   const controller = new AbortController();
   const onSignal = () => {
@@ -81,7 +92,7 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
         const now = Date.now();
         if (now - lastDraw < 100 && p.done < p.total) return;
         lastDraw = now;
-        io.err.write(`\r\x1b[Kscoring ${p.done}/${p.total} records · ${p.rate.toFixed(1)}/s · ${p.failed} failed`);
+        io.err.write(`\r\x1b[Kscoring ${p.done}/${p.total} records · ${p.rate.toFixed(1)}/s · ${p.failed} failed · ≈${formatCount(p.approxTokens)} tokens sent (estimate)`);
       },
     });
     if (tty) io.err.write('\r\x1b[K');
@@ -93,6 +104,21 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
     process.off('SIGTERM', onSignal);
     await workers.stopAll();
   }
+}
+
+/** 12,345 → "12.3k": progress and estimates, never a score. */
+function formatCount(n: number): string {
+  return n < 1e3 ? String(n) : n < 1e6 ? `${(n / 1e3).toFixed(1)}k` : `${(n / 1e6).toFixed(2)}M`;
+}
+
+export function formatEstimate(e: RunEstimate): string {
+  const out: string[] = [`dry run: nothing sent, nothing written · records ${e.records} · bad lines ${e.badLines}`, `scores: ${e.outFile}`, ''];
+  const rows = e.groups.map((g) => [g.names.join(', '), g.model, g.tokenization, String(g.toScore), String(g.done), g.renderErrors ? String(g.renderErrors) : '0', `≈${formatCount(g.approxTokens)}`]);
+  const total = e.groups.reduce((n, g) => n + g.approxTokens, 0);
+  out.push(formatTable(['policies (one request each)', 'model', 'tokenization', 'to score', 'done', 'render errors', 'tokens to send'], rows).trimEnd());
+  out.push('');
+  out.push(`≈${formatCount(total)} tokens in all: ${e.approximate}.`);
+  return out.join('\n') + '\n';
 }
 
 export function formatSummary(s: ScoreRunSummary): string {

@@ -11,7 +11,9 @@ import type { SpanResult } from './span';
 /** Bumped whenever extractSpan's answer checks change: lines with an older value were checked less. */
 export const ANSWER_CHECKS_VERSION = 1;
 import { policyTemplate } from './policy-template';
+import { renderDateFor } from './render-date';
 import { renderPrompt } from './templates';
+import { TokenRate } from './token-estimate';
 import type { ChatMessage, CjeConfig, LogIssue, LogRecord, PolicyConfig, RenderedPrompt, ScoreLine, TemplateSpec } from './types';
 
 export interface ScoreProgress {
@@ -22,6 +24,8 @@ export interface ScoreProgress {
   failed: number;
   /** Records per second since the start. */
   rate: number;
+  /** Tokens sent so far, approximately (js-tiktoken's o200k_base, not the models' tokenizers): for planning only. */
+  approxTokens: number;
 }
 
 export interface ScoreRunOptions {
@@ -95,13 +99,36 @@ export interface ScoreRunSummary {
   errors: { message: string; count: number }[];
 }
 
-interface Group {
+/** Policies that score alike: one fingerprint, scored once, its result shared by every name. */
+export interface PolicyGroup {
   fingerprint: string;
   seamGroup: string;
   names: string[];
   policy: PolicyConfig;
   spec: TemplateSpec & { variant?: string };
   scoreEndOfTurn: boolean;
+}
+
+/** The config's policies (those in `wanted`, when given) grouped by fingerprint, in config order. */
+export function policyGroups(config: CjeConfig, wanted?: Set<string>): PolicyGroup[] {
+  const groups = new Map<string, PolicyGroup>();
+  for (const [name, policy] of Object.entries(config.policies)) {
+    if (wanted && !wanted.has(name)) continue;
+    let spec: TemplateSpec & { variant?: string };
+    try {
+      spec = policyTemplate(policy, config);
+    } catch (e) {
+      throw new Error(`policy ${name}: ${(e as Error).message}`);
+    }
+    const fp = policyFingerprint(policy, spec);
+    const g = groups.get(fp);
+    if (g) g.names.push(name);
+    else groups.set(fp, { fingerprint: fp, seamGroup: seamGroup(policy, spec), names: [name], policy, spec, scoreEndOfTurn: policyDefaults(policy).scoreEndOfTurn });
+  }
+  return [...groups.values()];
+}
+
+interface Group extends PolicyGroup {
   scorer?: Scorer;
   pending: Job[];
   active: number;
@@ -138,23 +165,9 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   for (const n of opts.policies ?? []) if (!(n in config.policies)) throw new Error(`--policy ${n}: no such policy in the config (${Object.keys(config.policies).join(', ')})`);
 
   const groups = new Map<string, Group>();
-  const fingerprintOf = new Map<string, string>();
-  for (const [name, policy] of Object.entries(config.policies)) {
-    if (wanted && !wanted.has(name)) continue;
-    let spec: TemplateSpec & { variant?: string };
-    try {
-      spec = policyTemplate(policy, config);
-    } catch (e) {
-      throw new Error(`policy ${name}: ${(e as Error).message}`);
-    }
-    const fp = policyFingerprint(policy, spec);
-    fingerprintOf.set(name, fp);
-    const g = groups.get(fp);
-    if (g) g.names.push(name);
-    else {
-      const d = policyDefaults(policy);
-      groups.set(fp, { fingerprint: fp, seamGroup: seamGroup(policy, spec), names: [name], policy, spec, scoreEndOfTurn: d.scoreEndOfTurn, pending: [], active: 0, concurrency: d.concurrency, waiters: [] });
-    }
+  for (const pg of policyGroups(config, wanted)) {
+    const d = policyDefaults(pg.policy);
+    groups.set(pg.fingerprint, { ...pg, pending: [], active: 0, concurrency: d.concurrency, waiters: [] });
   }
 
   // Every batch in flight links its own signal to the run's: that many listeners is expected, not a leak.
@@ -183,6 +196,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   const openJobs = new Map<number, number>();
   const total = { value: await countLines(opts.logFile) };
   const failedRecords = new Set<number>();
+  const tokenRate = new TokenRate();
+  let approxTokens = 0;
   // Until the end the total is the line count less the bad lines seen so far; at the end it is exact.
   const emitProgress = (final = false) =>
     opts.onProgress?.({
@@ -190,6 +205,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
       total: final ? records : Math.max(total.value - badLines, records),
       failed: failedRecords.size,
       rate: doneRecords / Math.max(1e-3, (Date.now() - t0) / 1000),
+      approxTokens,
     });
 
   const finishJob = (line: number) => {
@@ -308,7 +324,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
       for (const g of groups.values()) {
         let rendered: RenderedPrompt;
         try {
-          rendered = renderPrompt(g.spec, conversationFor(rec, g.policy), rec.response, { scoreEndOfTurn: g.scoreEndOfTurn });
+          rendered = renderPrompt(g.spec, conversationFor(rec, g.policy), rec.response, { scoreEndOfTurn: g.scoreEndOfTurn, date: renderDateFor(g.policy, rec) });
         } catch (e) {
           const job: Job = { record: rec, rendered: { text: '', responseStart: 0, responseEnd: 0, scoredEnd: 0, template: g.spec.name }, key: `render-error:${rec.line}` };
           write(g, [job], [{ ok: false, error: `template ${g.spec.name}: ${(e as Error).message}` }]);
@@ -338,6 +354,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
           continue;
         }
         g.pending.push(job);
+        approxTokens += tokenRate.add(rendered.text);
         if (g.pending.length >= g.scorer!.batchSize) await launch(g);
       }
       if (records % 64 === 0) emitProgress();

@@ -48,21 +48,92 @@ export const ZERO_SPAN_EPS = 1e-9;
 
 /** Partial UTF-8 sequences come back as U+FFFD or as OpenAI's "bytes:\xNN" form: they can't be matched as text. */
 function isPartial(tok: string): boolean {
-  return tok.startsWith('bytes:') || tok.includes('\ufffd');
+  return tok.includes('\ufffd') || pieceBytes(tok) !== undefined;
 }
 
-/** The bytes of an OpenAI "bytes:\xf0\x9f" token, or undefined for other forms. */
-function bytesOf(tok: string): number | undefined {
-  if (!tok.startsWith('bytes:')) return undefined;
-  const m = tok.slice(6).match(/\\x[0-9a-fA-F]{2}/g);
-  return m ? m.length : undefined;
+/**
+ * A Latin-1 letter such as "î" is also a raw byte-level string (the byte 0xEE):
+ * where the token is the text at the cursor, it is text, not a byte piece.
+ */
+function isPartialAt(text: string, tok: string, at: number): boolean {
+  if (!isRawBytePiece(tok)) return isPartial(tok);
+  return !text.startsWith(tok, at);
 }
 
-/** The forms a server may write a token's text in: as is, SentencePiece's ▁, byte-level BPE's Ġ/Ċ. */
+/** A byte piece written in GPT-2's byte-level alphabet (not U+FFFD, "bytes:" or "<0xNN>"). */
+function isRawBytePiece(tok: string): boolean {
+  return !tok.includes('\ufffd') && !tok.startsWith('bytes:') && !/^(<0x[0-9A-Fa-f]{2}>)+$/.test(tok) && pieceBytes(tok) !== undefined;
+}
+
+/**
+ * GPT-2's byte-level alphabet, inverted: servers that return raw vocabulary
+ * strings (convert_ids_to_tokens) write each byte as one of these characters.
+ */
+const BYTE_OF_CHAR: Map<string, number> = (() => {
+  const direct: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) direct.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) direct.push(b);
+  for (let b = 0xae; b <= 0xff; b++) direct.push(b);
+  const m = new Map<string, number>();
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    if (direct.includes(b)) m.set(String.fromCharCode(b), b);
+    else m.set(String.fromCharCode(256 + n++), b);
+  }
+  return m;
+})();
+
+function byteLevelBytes(tok: string): number[] | undefined {
+  if (!tok) return undefined;
+  const out: number[] = [];
+  for (const ch of tok) {
+    const b = BYTE_OF_CHAR.get(ch);
+    if (b === undefined) return undefined;
+    out.push(b);
+  }
+  return out;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+function utf8Text(bytes: number[]): string | undefined {
+  try {
+    return UTF8.decode(Uint8Array.from(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The exact bytes of a token that stands for part of a character: OpenAI's
+ * "bytes:\xf0\x9f", SentencePiece's byte fallback "<0xF0>", or a raw
+ * byte-level string (GPT-2 alphabet) that is not whole UTF-8 text.
+ */
+function pieceBytes(tok: string): number[] | undefined {
+  if (tok.startsWith('bytes:')) {
+    const m = tok.slice(6).match(/\\x[0-9a-fA-F]{2}/g);
+    return m ? m.map((x) => parseInt(x.slice(2), 16)) : undefined;
+  }
+  if (/^(<0x[0-9A-Fa-f]{2}>)+$/.test(tok)) {
+    const bytes = tok.match(/<0x([0-9A-Fa-f]{2})>/g)!.map((x) => parseInt(x.slice(3, 5), 16));
+    return utf8Text(bytes) === undefined ? bytes : undefined;
+  }
+  const b = byteLevelBytes(tok);
+  return b && /[^\x21-\x7e]/.test(tok) && utf8Text(b) === undefined ? b : undefined;
+}
+
+/** The forms a server may write a token's text in: as is, SentencePiece's ▁, byte-level BPE's alphabet, whole byte pieces. */
 function textForms(tok: string): string[] {
   const forms = [tok];
   if (tok.includes('\u2581')) forms.push(tok.replace(/\u2581/g, ' '));
   if (/[\u0120\u010a]/.test(tok)) forms.push(tok.replace(/\u0120/g, ' ').replace(/\u010a/g, '\n'));
+  // A raw byte-level string of whole characters ("ä¸Ń" is 中), or byte-fallback pieces that make whole characters.
+  const raw = /[^\x21-\x7e]/.test(tok) ? byteLevelBytes(tok) : undefined;
+  const decoded = raw && utf8Text(raw);
+  if (decoded && decoded !== tok) forms.push(decoded);
+  if (/^(<0x[0-9A-Fa-f]{2}>)+$/.test(tok)) {
+    const whole = utf8Text(tok.match(/<0x([0-9A-Fa-f]{2})>/g)!.map((x) => parseInt(x.slice(3, 5), 16)));
+    if (whole) forms.push(whole);
+  }
   return forms;
 }
 
@@ -82,6 +153,10 @@ interface Walk {
   dummyPrefix: number;
   /** Tokens written without the space that precedes them in the text (a decoder that strips a word's leading space). */
   strippedSpace: number;
+  /** Tokens echoed as "" (placed with zero width). */
+  empty: number;
+  /** Runs of byte pieces whose bytes the echo does not show (U+FFFD): [start, end) in the text. */
+  opaque: [number, number][];
   /** How many places fitted at each run of byte pieces where more than one did, in walk order. */
   choices: number[];
 }
@@ -98,16 +173,31 @@ type WalkFail = { fail: 'short' | 'long' | 'mismatch'; at: number; cursor: numbe
  */
 function walkTokens(text: string, tokens: string[], added: number, picks: number[], preferred?: (i: number) => number[]): Walk | WalkFail {
   const placed: Placed[] = [];
-  const w: Walk = { placed, dummyPrefix: 0, strippedSpace: 0, choices: [] };
+  const w: Walk = { placed, dummyPrefix: 0, strippedSpace: 0, empty: 0, opaque: [], choices: [] };
   const choices = w.choices;
   for (let i = 0; i < added; i++) placed.push({ start: 0, end: 0, kind: 'added' });
   let cursor = 0;
   let runStart = -1; // first index of the current run of byte pieces
   for (let i = added; i < tokens.length; i++) {
     const tok = tokens[i];
-    if (isPartial(tok)) {
+    const piece =
+      runStart < 0
+        ? isPartialAt(text, tok, cursor)
+        : // Inside a run, a raw byte-level string that could also be text ("î") is text where it can close the run.
+          isPartial(tok) && (!isRawBytePiece(tok) || !runCandidates(text, cursor, tokens.slice(runStart, i), tok).length);
+    if (piece) {
       if (runStart < 0) runStart = i;
       placed.push({ start: cursor, end: cursor, kind: 'partial' });
+      continue;
+    }
+    if (tok === '' && runStart < 0) {
+      // vLLM decodes the first pieces of a character as "": zero width, owned by what follows. A lone ▁
+      // decodes as "" too: it owns the space under it when the next token cannot start there.
+      const next = tokens[i + 1];
+      const ownsSpace = text[cursor] === ' ' && (next === undefined || isPartial(next) || matchAt(text, next, cursor) < 0);
+      placed.push({ start: cursor, end: cursor + (ownsSpace ? 1 : 0), kind: 'text' });
+      if (ownsSpace) cursor++;
+      w.empty++;
       continue;
     }
     if (cursor >= text.length && runStart < 0) return { fail: 'long', at: i, cursor, choices };
@@ -123,11 +213,16 @@ function walkTokens(text: string, tokens: string[], added: number, picks: number
         at = cands[Math.min(picks[choices.length] ?? 0, cands.length - 1)];
         choices.push(cands.length);
       } else at = cands[0];
-      for (let k = runStart; k < i; k++) placed[k] = { start: cursor, end: at, kind: 'partial' };
+      placeRun(text, cursor, at, tokens, runStart, i, placed, w);
       runStart = -1;
       cursor = at;
     }
     len = matchAt(text, tok, at);
+    // A run of spaces that a one-by-one decoder shortened by one ("▁▁▁" → "  "): it may start one space later.
+    if (len > 0 && /^ +$/.test(textForms(tok).find((f) => f.length) ?? '') && text[at] === ' ' && text.startsWith(textForms(tok)[textForms(tok).length - 1], at + 1)) {
+      if ((picks[choices.length] ?? 0) === 1) len += 1;
+      choices.push(2);
+    }
     if (len < 0) {
       const prev = tokens[i - 1];
       const wordStart = i === added || (prev !== undefined && (isSpecialLike(prev) || /\n$/.test(prev)));
@@ -147,7 +242,7 @@ function walkTokens(text: string, tokens: string[], added: number, picks: number
   if (runStart >= 0) {
     // Byte pieces at the very end cover whatever characters are left.
     if (cursor >= text.length || !runFits(text.slice(cursor), tokens.slice(runStart))) return { fail: cursor >= text.length ? 'long' : 'short', at: tokens.length, cursor, choices };
-    for (let k = runStart; k < tokens.length; k++) placed[k] = { start: cursor, end: text.length, kind: 'partial' };
+    placeRun(text, cursor, text.length, tokens, runStart, tokens.length, placed, w);
     cursor = text.length;
   }
   if (cursor < text.length) return { fail: 'short', at: tokens.length, cursor, choices };
@@ -206,11 +301,46 @@ function spanEdges(placed: Placed[], tokens: string[], rs: number, scoredEnd: nu
   return { first, end, straddle };
 }
 
+/**
+ * Places the pieces of a run over [from, to). Pieces whose bytes are known are
+ * placed byte by byte (a piece that ends one character and one that starts the
+ * next fall on either side of a seam between them); pieces shown only as
+ * U+FFFD all cover the whole run, which is then opaque.
+ */
+function placeRun(text: string, from: number, to: number, tokens: string[], first: number, end: number, placed: Placed[], w: Walk): void {
+  const exact = tokens.slice(first, end).map(pieceBytes);
+  if (!exact.every((b) => b !== undefined)) {
+    for (let k = first; k < end; k++) placed[k] = { start: from, end: to, kind: 'partial' };
+    w.opaque.push([from, to]);
+    return;
+  }
+  // UTF-8 byte offset of each character's start within the run.
+  const chars: { byte: number; start: number; end: number }[] = [];
+  for (let i = from, byte = 0; i < to; ) {
+    const cp = text.codePointAt(i)!;
+    const u16 = cp > 0xffff ? 2 : 1;
+    chars.push({ byte, start: i, end: i + u16 });
+    byte += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    i += u16;
+  }
+  const charAt = (byte: number) => {
+    let c = chars[0];
+    for (const x of chars) if (x.byte <= byte) c = x;
+    return c;
+  };
+  let b = 0;
+  for (let k = first; k < end; k++) {
+    const n = exact[k - first]!.length;
+    placed[k] = { start: charAt(b).start, end: charAt(b + n - 1).end, kind: 'partial' };
+    b += n;
+  }
+}
+
 /** Whether a run of byte pieces can spell `gap`: every visible character of theirs in order, and no more characters than pieces can carry. */
 function runFits(gap: string, run: string[]): boolean {
   if (!gap.length) return false;
-  const exactBytes = run.every((t) => bytesOf(t) !== undefined) ? run.reduce((n, t) => n + bytesOf(t)!, 0) : undefined;
-  if (exactBytes !== undefined) return Buffer.byteLength(gap, 'utf8') === exactBytes;
+  const exact = run.map(pieceBytes);
+  if (exact.every((b) => b !== undefined)) return Buffer.from(gap, 'utf8').equals(Buffer.from(exact.flat() as number[]));
   const visible = run.join('').replace(/\ufffd/g, '').replace(/\u2581/g, ' ');
   const replacements = (run.join('').match(/\ufffd/g) ?? []).length;
   const gapChars = [...gap];
@@ -234,7 +364,8 @@ function runCandidates(text: string, from: number, run: string[], next: string):
     // Never split a surrogate pair.
     const c = text.charCodeAt(p - 1);
     if (c >= 0xd800 && c <= 0xdbff) continue;
-    if (runFits(text.slice(from, p), run) && matchAt(text, next, p) >= 0) out.push(p);
+    const fitsNext = matchAt(text, next, p) >= 0 || (text[p] === ' ' && !/^[ \u2581\u0120]/.test(next) && matchAt(text, next, p + 1) > 0);
+    if (fitsNext && runFits(text.slice(from, p), run)) out.push(p);
     chars++;
   }
   return out;
@@ -408,6 +539,7 @@ export function extractSpan(rendered: RenderedPrompt, echo: EchoedTokens, opts: 
   if (fit && method === 'text_offset' && fit.drift) notes.push(`${fit.drift} offset(s) pointed past a leading space (SentencePiece drift), corrected`);
   if (fit && method === 'text_offset' && fit.shift) notes.push(`offsets shifted by ${fit.shift}: the server counted its BOS "${tokens[0]}" as text`);
   if (walk.dummyPrefix) notes.push(`${walk.dummyPrefix} token(s) carry SentencePiece's word-start ▁ where the text has no space`);
+  if (walk.empty) notes.push(`${walk.empty} token(s) were echoed as "" (pieces of a character decoded one by one): placed with zero width before the token that completes them`);
   if (walk.strippedSpace) notes.push(`${walk.strippedSpace} token(s) were echoed without the space before them (decoded one by one)`);
   if (added) notes.push(`the server added ${added} token(s) in front of the text (${JSON.stringify(tokens.slice(0, added))})`);
   if (added && tokens.length > added && tokens[0] === tokens[added] && rendered.text.startsWith(textForms(tokens[0]).find((f) => f.length) ?? '\0')) {
@@ -415,6 +547,10 @@ export function extractSpan(rendered: RenderedPrompt, echo: EchoedTokens, opts: 
   }
 
   const { first, end, straddle } = spanEdges(placed, tokens, rs, scoredEnd);
+  const inside = walk.opaque.find(([a, b]) => [rs, scoredEnd].some((e) => a < e && e < b));
+  if (inside) {
+    return { ok: false, failure: 'span', error: `the span is ambiguous: the prompt/response boundary falls inside a run of byte pieces echoed as U+FFFD (characters ${inside[0]}–${inside[1]}), which do not show where it lies` };
+  }
   if (straddle.length) notes.push('a token straddles the prompt/response boundary and is included: prompt and response were tokenized jointly');
   // Byte pieces that more than one place fits: harmless unless another placement moves the span's edges.
   const rival = walks.slice(1).find((w) => {

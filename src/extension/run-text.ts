@@ -2,10 +2,11 @@
 import * as path from 'node:path';
 import type { ScoreProgress, ScoreRunSummary } from '../core/score-run';
 
-/** The progress notification's message: records done / total, rate, failures. */
+/** The progress notification's message: records done / total, rate, failures, and the approximate tokens sent. */
 export function progressMessage(p: ScoreProgress): string {
   const rate = p.rate >= 10 ? p.rate.toFixed(0) : p.rate.toFixed(1);
-  return `${p.done} / ${p.total} records · ${rate} records/s${p.failed ? ` · ${p.failed} failed` : ''}`;
+  const tokens = p.approxTokens >= 1e6 ? `${(p.approxTokens / 1e6).toFixed(2)}M` : p.approxTokens >= 1e3 ? `${(p.approxTokens / 1e3).toFixed(1)}k` : String(p.approxTokens);
+  return `${p.done} / ${p.total} records · ${rate} records/s${p.failed ? ` · ${p.failed} failed` : ''}${p.approxTokens ? ` · ≈${tokens} tokens sent (estimate)` : ''}`;
 }
 
 /** Percent of the notification's bar to add, from the previous to the current progress. */

@@ -53,6 +53,28 @@ describe('cje score (the command line, as a child process)', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('--dry-run sends nothing and writes nothing: records, requests and approximate tokens per policy group, resume counted', async () => {
+    const before = server.requests.length;
+    const r = await cje(['score', log, '--dry-run', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(server.requests.length, before, 'no request reached the server');
+    assert.equal(fs.existsSync(path.join(dir, 'log.scores.jsonl')), false, 'no scores file was created');
+    const est = JSON.parse(r.stdout);
+    assert.equal(est.records, 60);
+    assert.equal(est.badLines, 1);
+    assert.deepEqual(est.groups.map((g: { names: string[] }) => g.names), [['base', 'clone'], ['other']]);
+    assert.deepEqual(est.groups.map((g: { toScore: number }) => g.toScore), [60, 60]);
+    assert.ok(est.groups[0].approxTokens > 60 * 10, 'each flat prompt is more than ten tokens');
+    assert.match(est.approximate, /estimates by o200k_base/);
+    // After a real run everything is done, and the estimate says so.
+    assert.equal((await cje(['score', log, '--quiet'])).code, 1, 'the bad line makes the run exit 1');
+    const again = await cje(['score', log, '--dry-run']);
+    assert.equal(again.code, 0);
+    assert.match(again.stdout, /dry run: nothing sent, nothing written/);
+    assert.match(again.stdout, /base, clone .* 0 +60 /);
+    assert.match(again.stdout, /token counts are estimates/);
+  });
+
   it('prints the summary table, reports the bad line by number, exits 1 because of it', async () => {
     const r = await cje(['score', log, '--config', cfg]);
     assert.equal(r.code, 1, r.stderr);

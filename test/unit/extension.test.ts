@@ -122,11 +122,12 @@ describe('extension: settings', () => {
 
 describe('extension: run text and secrets', () => {
   it('shows records done / total and the rate', () => {
-    assert.equal(progressMessage({ done: 12, total: 30, failed: 0, rate: 3.456 }), '12 / 30 records · 3.5 records/s');
-    assert.equal(progressMessage({ done: 12, total: 30, failed: 2, rate: 41.2 }), '12 / 30 records · 41 records/s · 2 failed');
-    assert.equal(progressIncrement(0, { done: 3, total: 30, failed: 0, rate: 1 }), 10);
-    assert.equal(progressIncrement(30, { done: 31, total: 30, failed: 0, rate: 1 }), 0);
-    assert.equal(progressIncrement(0, { done: 0, total: 0, failed: 0, rate: 0 }), 0);
+    assert.equal(progressMessage({ done: 12, total: 30, failed: 0, rate: 3.456, approxTokens: 0 }), '12 / 30 records · 3.5 records/s');
+    assert.equal(progressMessage({ done: 12, total: 30, failed: 2, rate: 41.2, approxTokens: 0 }), '12 / 30 records · 41 records/s · 2 failed');
+    assert.equal(progressMessage({ done: 12, total: 30, failed: 0, rate: 41.2, approxTokens: 12345 }), '12 / 30 records · 41 records/s · ≈12.3k tokens sent (estimate)');
+    assert.equal(progressIncrement(0, { done: 3, total: 30, failed: 0, rate: 1, approxTokens: 0 }), 10);
+    assert.equal(progressIncrement(30, { done: 31, total: 30, failed: 0, rate: 1, approxTokens: 0 }), 0);
+    assert.equal(progressIncrement(0, { done: 0, total: 0, failed: 0, rate: 0, approxTokens: 0 }), 0);
   });
 
   it('says a cancelled run keeps its scores and resumes', () => {

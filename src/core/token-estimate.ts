@@ -1,0 +1,47 @@
+// Token counts for planning only (how much a run will send), from js-tiktoken's
+// o200k_base vocabulary: not the scored model's tokenizer, so every number it
+// gives is labelled approximate wherever it is shown. Never used for a span.
+
+import { Tiktoken, type TiktokenBPE } from 'js-tiktoken/lite';
+
+// The package exports its ranks by subpath, which this project's TypeScript module resolution does not read.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ranks = (): TiktokenBPE => {
+  const m = require('js-tiktoken/ranks/o200k_base') as TiktokenBPE & { default?: TiktokenBPE };
+  return m.default ?? m;
+};
+
+let enc: Tiktoken | undefined;
+
+export const ESTIMATE_VOCABULARY = 'o200k_base (js-tiktoken)';
+
+/** Approximate token count of `text`; special-token text such as <|eot_id|> counts as ordinary text. */
+export function estimateTokens(text: string): number {
+  enc ??= new Tiktoken(ranks());
+  return enc.encode(text, [], []).length;
+}
+
+/**
+ * Tokens per character, learned from the first prompts of a run and then
+ * applied to the rest by their length, so that progress can show an estimate
+ * without tokenizing every prompt twice.
+ */
+export class TokenRate {
+  private chars = 0;
+  private tokens = 0;
+  private samples = 0;
+
+  constructor(private readonly sampleLimit = 64) {}
+
+  /** Approximate tokens of a prompt: counted for the first prompts, scaled by length after. */
+  add(text: string): number {
+    if (this.samples < this.sampleLimit) {
+      const n = estimateTokens(text);
+      this.samples++;
+      this.chars += text.length;
+      this.tokens += n;
+      return n;
+    }
+    return Math.round((text.length * this.tokens) / Math.max(1, this.chars));
+  }
+}
