@@ -1,7 +1,10 @@
 // Summary card per target policy, and the identical-policy table.
 import { el, type Child } from './dom';
 import { BAND_LABEL, bandLevel, essLevel, int, khatText, lw as fmtLw, num, pct, policyColor, type Level } from './format';
-import type { PolicyReport, ReportData } from './protocol';
+import type { PolicyReport, ReportData, SuspectReason } from './protocol';
+
+/** How many reason kinds a card lists; the rest are counted. */
+const MAX_REASON_KINDS = 6;
 
 function badge(level: Level, text: string, title?: string): HTMLElement {
   return el('vscode-badge', { class: `badge ${level}`, title }, text);
@@ -27,7 +30,9 @@ export function policyCard(p: PolicyReport, index: number, data: ReportData): HT
   // A missing estimate gets a short badge; its reason is in the badge's tooltip.
   const hillNote = p.hill_flags.infinite_mean ? 'α < 1: infinite mean' : p.hill_flags.infinite_variance ? 'α < 2: infinite variance' : p.hill_reason ? 'not estimated' : '';
   // The card's edge shows the worst of its grades: a broken required identity is critical whatever the ESS.
-  const edge: Level = p.identical.expected && p.identical.violation_count > 0 ? 'critical' : essLevel(p.ess_grade);
+  let edge: Level = p.identical.expected && p.identical.violation_count > 0 ? 'critical' : essLevel(p.ess_grade);
+  // Weights on suspect scores make a good grade doubtful (older reports carry no suspect_weights).
+  if (p.suspect_weights?.n && (edge === 'good' || edge === 'neutral')) edge = 'warning';
   const card = el(
     'article',
     { class: `card ${edge}`, attrs: { 'data-policy': p.name } },
@@ -73,7 +78,44 @@ export function policyCard(p: PolicyReport, index: number, data: ReportData): HT
     card.appendChild(el('div', { class: 'estimate warn' }, `${p.nonfinite.total} records excluded: null ${p.nonfinite.null}, NaN ${p.nonfinite.nan}, +∞ ${p.nonfinite.pos_inf}, −∞ ${p.nonfinite.neg_inf}`));
   }
   if (p.score_errors > 0) card.appendChild(el('div', { class: 'estimate warn' }, `${p.score_errors} records failed to score`));
+  const sw = suspectWarning(p, data);
+  if (sw) card.appendChild(sw);
+  const unchecked = (p.unchecked ?? 0) + (data.meta.behavior.unchecked ?? 0);
+  if (unchecked > 0) {
+    card.appendChild(
+      el(
+        'div',
+        { class: 'estimate muted', title: 'Lines without a "checks" field were written by a cje score from before the answer checks: their spans and numbers were not checked. Score again to check them.' },
+        `Unchecked: ${int(p.unchecked ?? 0)} scores of ${p.name} and ${int(data.meta.behavior.unchecked ?? 0)} of ${data.meta.behavior.name} predate the answer checks (score again to check them)`,
+      ),
+    );
+  }
   return card;
+}
+
+function reasonList(reasons: SuspectReason[]): HTMLElement {
+  const ul = el('ul', { class: 'suspect-reasons' });
+  for (const r of reasons.slice(0, MAX_REASON_KINDS)) {
+    ul.appendChild(el('li', { title: `e.g. ${r.example}` }, el('span', { class: 'reason-count' }, `${int(r.count)} ×`), ' ', r.kind));
+  }
+  const more = reasons.length - MAX_REASON_KINDS;
+  if (more > 0) ul.appendChild(el('li', { class: 'muted' }, `and ${more} more kind${more === 1 ? '' : 's'} of reason (see the JSON report)`));
+  return ul;
+}
+
+/** The card's warning about weights that rest on suspect scores (null when none do). */
+export function suspectWarning(p: PolicyReport, data: ReportData): HTMLElement | null {
+  const w = p.suspect_weights;
+  if (!w || w.n === 0) return null;
+  const b = data.meta.behavior.name;
+  const sides = [w.behavior ? `${int(w.behavior)} on ${b}’s (behavior) score` : '', w.target ? `${int(w.target)} on ${p.name}’s` : ''].filter(Boolean).join(', ');
+  return el(
+    'div',
+    { class: 'suspect-warn', attrs: { role: 'note', 'data-policy': p.name } },
+    el('div', { class: 'suspect-head' }, `⚠ ${int(w.n)} of the ${int(p.n)} weights rest on suspect scores (${int(w.approximate)} approximate)`),
+    el('div', { class: 'suspect-sides' }, `${sides}. Filter the records table by “with a suspect score” to see them.`),
+    reasonList(w.reasons),
+  );
 }
 
 /** The identical-policy section: every target that must (or probably should) equal the behavior. */

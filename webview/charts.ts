@@ -2,7 +2,7 @@
 // log count axis, and the Pareto k̂ band chart.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { PolicyReport } from './protocol';
+import type { Histogram, PolicyReport } from './protocol';
 import { cssVar, el } from './dom';
 import { BAND_LABEL, lw as fmtLw, num, policyColor } from './format';
 
@@ -23,11 +23,24 @@ function fitWidth(u: uPlot, box: HTMLElement, height: number): void {
   ro.observe(box);
 }
 
-/** Histogram of one policy's log-weights: x = log w, y = count on a log10 axis. */
-export function histogramChart(box: HTMLElement, p: PolicyReport, index: number): uPlot | null {
-  const h = p.histogram;
+export interface HistogramLabels {
+  /** x-axis label. */
+  x: string;
+  /** Legend name of the x value. */
+  value: string;
+  /** What the chart says when there is nothing to draw. */
+  empty: string;
+}
+
+const LOG_WEIGHT_LABELS: HistogramLabels = { x: 'log w = log π′ − log π₀', value: 'log w', empty: 'No finite log-weights to draw.' };
+
+/**
+ * Histogram on a log10 count axis: one policy's log-weights (x = log w) by
+ * default, or any other histogram of the report (the seam effect's Δ) with its labels.
+ */
+export function histogramChart(box: HTMLElement, h: Histogram | null, index: number, labels: HistogramLabels = LOG_WEIGHT_LABELS): uPlot | null {
   if (!h) {
-    box.appendChild(el('p', { class: 'muted' }, 'No finite log-weights to draw.'));
+    box.appendChild(el('p', { class: 'muted' }, labels.empty));
     return null;
   }
   const xs: number[] = [];
@@ -53,7 +66,7 @@ export function histogramChart(box: HTMLElement, p: PolicyReport, index: number)
       y: { distr: 3, log: 10, range: () => [0.7, Math.max(10, maxCount * 2)] },
     },
     axes: [
-      { stroke: ax.stroke, grid: { stroke: ax.grid, width: 1 }, ticks: { stroke: ax.grid }, font: ax.font, label: 'log w = log π′ − log π₀', labelFont: ax.font, labelSize: 14, labelGap: 0 },
+      { stroke: ax.stroke, grid: { stroke: ax.grid, width: 1 }, ticks: { stroke: ax.grid }, font: ax.font, label: labels.x, labelFont: ax.font, labelSize: 14, labelGap: 0 },
       {
         stroke: ax.stroke,
         grid: { stroke: ax.grid, width: 1 },
@@ -66,7 +79,7 @@ export function histogramChart(box: HTMLElement, p: PolicyReport, index: number)
       },
     ],
     series: [
-      { label: 'log w', value: (_u, v) => (v === null || v === undefined ? '—' : fmtLw(v)) },
+      { label: labels.value, value: (_u, v) => (v === null || v === undefined ? '—' : fmtLw(v)) },
       {
         label: 'records',
         stroke: color,

@@ -6,7 +6,7 @@ import { clear, el } from './dom';
 import { singleSelect } from './elements';
 import { lw as fmtLw, num, policyColor } from './format';
 import type { Host } from './host';
-import type { Model } from './model';
+import { suspectText, type Model } from './model';
 import type { TokenRecord } from './protocol';
 
 export type ColorMode = 'delta' | 'logprob';
@@ -88,6 +88,7 @@ export function renderDetail(box: HTMLElement, m: Model, row: number, state: Det
     el('h3', null, 'Record ', el('code', null, m.ids[row]), ` · line ${m.line[row]}`),
     Number.isNaN(m.judge[row]) ? null : el('span', { class: 'chip' }, `judge ${num(m.judge[row], 2)}`),
     Number.isNaN(m.chars[row]) ? null : el('span', { class: 'chip' }, `${m.chars[row]} chars`),
+    m.suspect[row] ? el('span', { class: 'chip sus', title: 'Kept, but doubtful: the reasons are counted on the target cards' }, `${m.suspect[row] === 2 ? '≈' : '⚠'} ${suspectText(m, row)}`) : null,
   );
   if (host.present) {
     const open = el('vscode-button', { class: 'btn', title: 'Open the log at this record' }, 'Open in log');

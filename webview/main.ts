@@ -12,6 +12,7 @@ import { renderDetail, type DetailState } from './heatmap';
 import { connectHost, type Host } from './host';
 import { buildModel, type Model } from './model';
 import type { ReportData } from './protocol';
+import { seamSection } from './seam';
 import { RecordTable } from './table';
 
 interface App {
@@ -85,6 +86,8 @@ function render(root: HTMLElement, data: ReportData): void {
     ),
   );
   root.appendChild(section('identical', 'Identical-policy check', identicalSection(data, (line, record) => pick(line, record))));
+  const seam = seamSection(data, (line, record) => pick(line, record));
+  if (seam) root.appendChild(section('seam', 'Seam effect', seam.root));
   if (data.responses) root.appendChild(section('responses', 'Responses', responsesSection(data)));
 
   const detail = el('div', { class: 'detail' });
@@ -106,9 +109,10 @@ function render(root: HTMLElement, data: ReportData): void {
     data.policies.forEach((p, i) => {
       const box = el('div', { class: 'chart' }, el('div', { class: 'chart-title' }, p.name));
       hists.appendChild(box);
-      histogramChart(box, p, i);
+      histogramChart(box, p.histogram, i);
     });
     if (data.policies.length) khatChart(khatBox, data.policies);
+    seam?.drawCharts();
     document.body.dataset.ready = 'true';
   });
 }

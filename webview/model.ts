@@ -17,6 +17,12 @@ export interface Model {
   maxAbs: Float64Array;
   /** 1 when the record breaks an identity check (expected or probable) of any target. */
   violates: Uint8Array;
+  /** 0: every score of the record passed its checks; 1: one is suspect; 2: one is approximate (RecordRow.sus / apx). */
+  suspect: Uint8Array;
+  /** Whether any record has a suspect score. */
+  anySuspect: boolean;
+  /** Names of the policies (behavior first, then meta.targets) that RecordRow.sus / apx index. */
+  susNames: string[];
   tokens: Map<number, TokenRecord>;
   /** Row index by log line. */
   byLine: Map<number, number>;
@@ -36,6 +42,8 @@ export function buildModel(data: ReportData): Model {
   const lw = targets.map(() => new Float64Array(n));
   const maxAbs = new Float64Array(n);
   const violates = new Uint8Array(n);
+  const suspect = new Uint8Array(n);
+  let anySuspect = false;
   const ids: string[] = new Array(n);
   const byLine = new Map<number, number>();
   const checks = data.policies.map((p) => (p.identical.expected || p.identical.probable ? p.identical.tolerance : -1));
@@ -58,8 +66,22 @@ export function buildModel(data: ReportData): Model {
       if (tol !== undefined && tol >= 0 && !(a <= tol)) violates[i] = 1;
     }
     maxAbs[i] = m;
+    if (r.apx?.length) suspect[i] = 2;
+    else if (r.sus?.length) suspect[i] = 1;
+    if (suspect[i]) anySuspect = true;
   }
   const tokens = new Map<number, TokenRecord>();
   for (const t of data.tokens.records) tokens.set(t.row, t);
-  return { data, n, targets, ids, line, judge, chars, ntok, blp, lw, maxAbs, violates, tokens, byLine };
+  const susNames = [data.meta.behavior.name, ...targets];
+  return { data, n, targets, ids, line, judge, chars, ntok, blp, lw, maxAbs, violates, suspect, anySuspect, susNames, tokens, byLine };
+}
+
+/** Which policies' scores of row `i` are suspect, as text ("" when none). */
+export function suspectText(m: Model, i: number): string {
+  const r = m.data.records[i];
+  if (!r?.sus?.length) return '';
+  const name = (k: number) => (k === 0 ? `${m.susNames[0]} (behavior)` : m.susNames[k] ?? `#${k}`);
+  let t = `suspect score: ${r.sus.map(name).join(', ')}`;
+  if (r.apx?.length) t += ` · approximate: ${r.apx.map(name).join(', ')}`;
+  return t;
 }

@@ -7,7 +7,7 @@
 
 import type { ReportData } from '../src/core/report-types';
 
-export type { ReportData, PolicyReport, RecordRow, TokenRecord, TokenTarget } from '../src/core/report-types';
+export type { Histogram, ReportData, PolicyReport, RecordRow, SeamPairReport, SuspectReason, TokenRecord, TokenTarget } from '../src/core/report-types';
 
 /** Messages the host sends to the view. */
 export type HostToView =

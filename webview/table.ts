@@ -5,7 +5,7 @@
 import { el } from './dom';
 import { singleSelect } from './elements';
 import { int, lw as fmtLw, num } from './format';
-import type { Model } from './model';
+import { suspectText, type Model } from './model';
 
 export const ROW_HEIGHT = 26;
 const OVERSCAN = 8;
@@ -19,10 +19,12 @@ interface Column {
   value(i: number): number | string;
   text(i: number): string;
   cls?(i: number): string;
+  /** Tooltip of the cell. */
+  tip?(i: number): string;
   width: string;
 }
 
-export type FilterMode = 'all' | 'violations' | 'tokens' | 'judged';
+export type FilterMode = 'all' | 'violations' | 'suspect' | 'tokens' | 'judged';
 
 export class RecordTable {
   readonly root: HTMLElement;
@@ -67,6 +69,20 @@ export class RecordTable {
       { key: 'ntok', label: 'tokens', title: 'Response length in tokens (behavior)', numeric: true, width: '64px', value: (i) => m.ntok[i], text: (i) => (Number.isNaN(m.ntok[i]) ? '—' : String(m.ntok[i])) },
       { key: 'tok', label: '▦', title: 'Per-token data included in this report', numeric: false, width: '28px', value: (i) => (m.tokens.has(i) ? 0 : 1), text: (i) => (m.tokens.has(i) ? '▦' : '') },
     ];
+    if (m.anySuspect) {
+      // Only where some score is suspect: a report of checked scores keeps its columns.
+      this.columns.push({
+        key: 'sus',
+        label: '⚠',
+        title: 'A score of this record is suspect (⚠) or approximate (≈): kept, but doubtful',
+        numeric: false,
+        width: '28px',
+        value: (i) => 2 - m.suspect[i],
+        text: (i) => (m.suspect[i] === 2 ? '≈' : m.suspect[i] === 1 ? '⚠' : ''),
+        cls: (i) => (m.suspect[i] ? 'sus' : ''),
+        tip: (i) => suspectText(m, i),
+      });
+    }
     const template = this.columns.map((c) => c.width).join(' ');
 
     const search = el('vscode-textfield', { class: 'filter', attrs: { type: 'search', placeholder: 'Filter by record id or line…' } });
@@ -80,6 +96,7 @@ export class RecordTable {
       [
         { value: 'all', label: 'all records' },
         { value: 'violations', label: 'identity violations' },
+        ...(m.anySuspect ? [{ value: 'suspect', label: 'with a suspect score' }] : []),
         { value: 'tokens', label: 'with token data' },
         { value: 'judged', label: 'with a judge score' },
       ],
@@ -131,6 +148,7 @@ export class RecordTable {
     const qLine = /^\d+$/.test(q) ? Number(q) : -1;
     for (let i = 0; i < m.n; i++) {
       if (this.filterMode === 'violations' && !m.violates[i]) continue;
+      if (this.filterMode === 'suspect' && !m.suspect[i]) continue;
       if (this.filterMode === 'tokens' && !m.tokens.has(i)) continue;
       if (this.filterMode === 'judged' && Number.isNaN(m.judge[i])) continue;
       if (q && m.line[i] !== qLine && !m.ids[i].toLowerCase().includes(q)) continue;
@@ -239,6 +257,10 @@ export class RecordTable {
         if (cell.textContent !== t) cell.textContent = t;
         const extra = col.cls ? col.cls(i) : '';
         cell.className = `td${col.numeric ? ' num' : ''}${extra ? ' ' + extra : ''}`;
+        if (col.tip) {
+          const tip = col.tip(i);
+          if (cell.title !== tip) cell.title = tip;
+        }
       }
     }
   }

@@ -51,6 +51,18 @@ export function reportSummary(data: ReportData): string {
       s += id.violation_count > 5 ? ', …\n' : '\n';
     }
   }
+  for (const p of data.policies) {
+    const w = p.suspect_weights;
+    if (!w || !w.n) continue;
+    s += `\nWARNING ${p.name}: ${w.n} of the ${p.n} weights rest on suspect scores (${w.approximate} approximate; behavior ${w.behavior}, target ${w.target}): `;
+    s += w.reasons.map((r) => `${r.kind} ×${r.count}`).join(', ') + '\n';
+  }
+  for (const q of data.seam ?? []) {
+    s += `\nseam effect ${q.joined} (joined) − ${q.separate} (separate): ${q.n} records, ${q.differ} differ by more than ${q.tolerance}`;
+    if (q.n) s += `; mean |Δ| ${fmt(q.mean_abs, 4)}, median |Δ| ${fmt(q.median_abs, 4)}, max |Δ| ${fmt(q.max_abs, 4)}`;
+    if (q.top.length) s += ` (${q.top[0].record}, line ${q.top[0].line})`;
+    s += '\n';
+  }
   if (m.issue_count) s += `\n${m.issue_count} input line(s) could not be used (listed in the report).\n`;
   for (const n of m.notes) s += `note: ${n}\n`;
   return s;

@@ -10,6 +10,7 @@ import {
   computePolicyDiagnostics,
   differenceSummary,
   perTokenDelta,
+  seamEffect,
   type EstimateOptions,
   type PolicyDiagnostics,
 } from './diagnostics/index';
@@ -30,6 +31,10 @@ import {
   type ReportData,
   type ReportIssue,
   type ResponsesSection,
+  type SeamPairReport,
+  type SuspectCounts,
+  type SuspectReason,
+  type SuspectWeights,
   type TokenRecord,
   type TokenSection,
 } from './report-types';
@@ -74,6 +79,57 @@ const MAX_ISSUES = 50;
 const BOOTSTRAP_BUDGET = 5e7;
 /** The top-level "line" of a score line, read without parsing the whole line (escaped quotes inside strings never match). */
 const LINE_FIELD = /(?<!\\)"line":(\d+)[,}]/;
+
+/** The reason written for an approximate score whose line carries none (lines from before the checks). */
+export const APPROXIMATE_REASON = "approximate: the response was located by counting the prompt's tokens (span.method prefix_count), not by the echoed text";
+
+/**
+ * The kind of a suspect reason: its text before the first ':' outside a quoted
+ * token, quoted tokens written "…" and the number after "token" / "log-prob"
+ * written N (see SuspectReason).
+ */
+export function suspectKind(reason: string): string {
+  let out = '';
+  let quoted = false;
+  for (let i = 0; i < reason.length; i++) {
+    const ch = reason[i];
+    if (quoted) {
+      if (ch === '\\') i++;
+      else if (ch === '"') quoted = false;
+      continue;
+    }
+    if (ch === ':') break;
+    if (ch === '"') {
+      quoted = true;
+      out += '"…"';
+      continue;
+    }
+    out += ch;
+  }
+  const kind = out.replace(/\b(token|log-prob) [+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?/gi, '$1 N').trim();
+  return kind || reason.trim();
+}
+
+/** Counts reasons by kind; each score counts once per kind. */
+class ReasonTally {
+  private readonly kinds = new Map<string, { count: number; example: string }>();
+  add(reasons: readonly string[]): void {
+    const seen = new Set<string>();
+    for (const r of reasons) {
+      const kind = suspectKind(r);
+      if (seen.has(kind)) continue;
+      seen.add(kind);
+      const k = this.kinds.get(kind);
+      if (k) k.count++;
+      else this.kinds.set(kind, { count: 1, example: r });
+    }
+  }
+  list(): SuspectReason[] {
+    return [...this.kinds]
+      .map(([kind, v]) => ({ kind, count: v.count, example: v.example }))
+      .sort((a, b) => b.count - a.count || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
+  }
+}
 
 function r8(x: number | null | undefined): number | null {
   return typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(8)) : null;
@@ -162,11 +218,65 @@ interface PolicyColumn {
   ent: (number | null | undefined)[];
   /** Row has only error lines. */
   err: (boolean | undefined)[];
+  /** Suspect reasons of the kept score (undefined: not suspect). */
+  sus: (string[] | undefined)[];
+  /** The kept score is approximate (span.approximate). */
+  apx: (boolean | undefined)[];
+  /** The kept score's line carries `checks` (false: it predates them; undefined: no kept score, or a log). */
+  chk: (boolean | undefined)[];
+  /** seam_group of the kept score, where its line names one and its span's tokenization. */
+  seam: (string | undefined)[];
   fingerprints: Set<string>;
 }
 
 function column(): PolicyColumn {
-  return { lp: [], ntok: [], ent: [], err: [], fingerprints: new Set() };
+  return { lp: [], ntok: [], ent: [], err: [], sus: [], apx: [], chk: [], seam: [], fingerprints: new Set() };
+}
+
+/** A kept score: the record's latest line without an error and with a finite log-prob. */
+function kept(c: PolicyColumn, i: number): boolean {
+  const v = c.lp[i];
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function suspectCounts(c: PolicyColumn, n: number): SuspectCounts {
+  const tally = new ReasonTally();
+  let suspect = 0;
+  let approximate = 0;
+  let unchecked = 0;
+  for (let i = 0; i < n; i++) {
+    if (!kept(c, i)) continue;
+    if (c.chk[i] === false) unchecked++;
+    const r = c.sus[i];
+    if (!r) continue;
+    suspect++;
+    if (c.apx[i]) approximate++;
+    tally.add(r);
+  }
+  return { suspect, approximate, suspect_reasons: tally.list(), unchecked };
+}
+
+function suspectWeights(b: PolicyColumn, t: PolicyColumn, lw: (number | null)[]): SuspectWeights {
+  const tally = new ReasonTally();
+  const out: SuspectWeights = { n: 0, approximate: 0, behavior: 0, target: 0, reasons: [] };
+  for (let i = 0; i < lw.length; i++) {
+    if (lw[i] === null) continue;
+    const bs = b.sus[i];
+    const ts = t.sus[i];
+    if (!bs && !ts) continue;
+    out.n++;
+    if (b.apx[i] || t.apx[i]) out.approximate++;
+    if (bs) {
+      out.behavior++;
+      tally.add(bs);
+    }
+    if (ts) {
+      out.target++;
+      tally.add(ts);
+    }
+  }
+  out.reasons = tally.list();
+  return out;
 }
 
 async function readLogRows(
@@ -243,6 +353,8 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
   const byLine = new Map<number, number>();
   const targetOrder: string[] = [];
   const cols = new Map<string, PolicyColumn>();
+  /** Policies that scored each seam group, by tokenization, in order of appearance. */
+  const seamGroups = new Map<string, { joined: string[]; separate: string[] }>();
   let tokenTotal = 0;
 
   if (kind === 'log') {
@@ -303,6 +415,22 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       if (ok && (typeof s.logprob === 'number' || s.logprob === null)) {
         c.lp[i] = s.logprob;
         c.err[i] = false;
+        c.sus[i] = c.apx[i] = c.chk[i] = c.seam[i] = undefined;
+        if (typeof s.logprob === 'number' && Number.isFinite(s.logprob)) {
+          const approximate = s.span?.approximate === true;
+          const reasons = Array.isArray(s.suspect) ? s.suspect.filter((r): r is string => typeof r === 'string' && r !== '') : [];
+          if (approximate && !reasons.some((r) => suspectKind(r) === 'approximate')) reasons.unshift(APPROXIMATE_REASON);
+          if (reasons.length) c.sus[i] = reasons;
+          if (approximate) c.apx[i] = true;
+          c.chk[i] = typeof s.checks === 'number';
+          const tz = s.span?.tokenization;
+          if (typeof s.seam_group === 'string' && s.seam_group && (tz === 'joined' || tz === 'separate')) {
+            c.seam[i] = s.seam_group;
+            let g = seamGroups.get(s.seam_group);
+            if (!g) seamGroups.set(s.seam_group, (g = { joined: [], separate: [] }));
+            if (!g[tz].includes(s.policy)) g[tz].push(s.policy);
+          }
+        }
         if (Array.isArray(s.token_logprobs) && s.token_logprobs.length) {
           c.ntok[i] = s.token_logprobs.length;
           withTokens.add(i);
@@ -416,18 +544,34 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       histogram: histogram(lw, opts.bins ?? 60),
       logged_vs_rescored: lvr(t, c),
       score_errors: errorsOf(c),
+      ...suspectCounts(c, n),
+      suspect_weights: suspectWeights(bcol, c, lw),
     });
   }
 
-  const records: RecordRow[] = rows.map((r, i) => ({
-    id: r.id,
-    line: r.line,
-    judge: r.judge,
-    chars: r.chars,
-    ntok: bcol.ntok[i] ?? null,
-    blp: r8(blp[i]),
-    lw: lwColumns.map((c) => r8(c[i])),
-  }));
+  const rowCols = [bcol, ...targets.map((t) => cols.get(t)!)];
+  const records: RecordRow[] = rows.map((r, i) => {
+    const row: RecordRow = {
+      id: r.id,
+      line: r.line,
+      judge: r.judge,
+      chars: r.chars,
+      ntok: bcol.ntok[i] ?? null,
+      blp: r8(blp[i]),
+      lw: lwColumns.map((c) => r8(c[i])),
+    };
+    const sus: number[] = [];
+    const apx: number[] = [];
+    rowCols.forEach((c, k) => {
+      if (c.sus[i] && kept(c, i)) sus.push(k);
+      if (c.apx[i] && kept(c, i)) apx.push(k);
+    });
+    if (sus.length) row.sus = sus;
+    if (apx.length) row.apx = apx;
+    return row;
+  });
+
+  const seam = seamPairs(seamGroups, cols, rows, tol, opts.bins ?? 60);
 
   const tokens: TokenSection =
     kind === 'scores'
@@ -459,7 +603,13 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       input_kind: kind,
       log: kind === 'scores' ? (opts.log ?? null) : opts.input,
       config: opts.config ?? null,
-      behavior: { name: behavior, fingerprint: behaviorFp, logged_vs_rescored: lvr(behavior, bcol), score_errors: errorsOf(bcol) },
+      behavior: {
+        name: behavior,
+        fingerprint: behaviorFp,
+        logged_vs_rescored: lvr(behavior, bcol),
+        score_errors: errorsOf(bcol),
+        ...suspectCounts(bcol, n),
+      },
       targets,
       n_records: n,
       n_judged: judges.filter((j) => j !== null).length,
@@ -471,7 +621,57 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
     records,
     tokens,
     responses,
+    seam,
   };
+}
+
+/** The seam effect of every joined/separate pair of policies in a seam group (see SeamPairReport). */
+function seamPairs(
+  groups: Map<string, { joined: string[]; separate: string[] }>,
+  cols: Map<string, PolicyColumn>,
+  rows: Row[],
+  tol: number,
+  bins: number,
+): SeamPairReport[] {
+  const out: SeamPairReport[] = [];
+  const fin = (x: number) => (Number.isFinite(x) ? x : null);
+  for (const [g, by] of groups) {
+    for (const jn of by.joined) {
+      for (const sn of by.separate) {
+        if (jn === sn) continue;
+        const J = cols.get(jn)!;
+        const S = cols.get(sn)!;
+        const idx: number[] = [];
+        const a: (number | null)[] = [];
+        const b: (number | null)[] = [];
+        for (let i = 0; i < rows.length; i++) {
+          const inJ = J.seam[i] === g;
+          const inS = S.seam[i] === g;
+          if (!inJ && !inS) continue;
+          idx.push(i);
+          a.push(inJ ? (J.lp[i] as number) : null);
+          b.push(inS ? (S.lp[i] as number) : null);
+        }
+        const e = seamEffect(a, b, { tolerance: tol, topN: 20 });
+        out.push({
+          seam_group: g,
+          joined: jn,
+          separate: sn,
+          n: e.n,
+          excluded: e.excluded,
+          mean: fin(e.mean),
+          mean_abs: fin(e.mean_abs),
+          median_abs: fin(e.median_abs),
+          max_abs: fin(e.max_abs),
+          tolerance: tol,
+          differ: e.differ,
+          histogram: histogram(e.deltas, bins),
+          top: e.top.map((t) => ({ record: rows[idx[t.index]].id, line: rows[idx[t.index]].line, delta: t.delta })),
+        });
+      }
+    }
+  }
+  return out;
 }
 
 /** The identity check of computePolicyDiagnostics, each violation with its log line (ids may repeat). */

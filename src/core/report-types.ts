@@ -23,6 +23,54 @@ export interface IdenticalReport extends Omit<PolicyDiagnostics['identical'], 'v
   causes: string[];
 }
 
+/**
+ * One kind of reason why kept scores are suspect. The kind is the reason's text
+ * before its first ':' (a ':' inside a quoted token does not count), with quoted
+ * token strings written "…" and the numbers after "token" / "log-prob" written N,
+ * so that "prompt token 3 ("Hi") has log-prob 0.5: …" and "prompt token 7 ("x") has
+ * log-prob 0.2: …" are one kind. A score is counted once per kind.
+ */
+export interface SuspectReason {
+  kind: string;
+  count: number;
+  /** The first full reason of this kind, as the scorer wrote it. */
+  example: string;
+}
+
+/**
+ * Suspect scores of one policy (ScoreLine.suspect, DESIGN.md "When a score may be
+ * trusted"): counted over its kept scores, i.e. the record's latest line without an
+ * error and with a finite log-prob, the number the report uses. An approximate score
+ * (span.approximate: the response located by counting the prompt's tokens,
+ * span.method 'prefix_count') is always counted as suspect too, with the reason
+ * kind "approximate" when its line carries none (older lines). All zero for a log
+ * input and for older scores files without these fields.
+ */
+export interface SuspectCounts {
+  /** Kept scores that are suspect (approximate ones included). */
+  suspect: number;
+  /** Of those, approximate (prefix count). */
+  approximate: number;
+  /** Their reasons by kind, most frequent first. */
+  suspect_reasons: SuspectReason[];
+  /** Kept scores whose line predates the answer checks (no `checks` field): their numbers were never checked. 0 for a log input. */
+  unchecked: number;
+}
+
+/** The weights of one target that rest on a suspect score, the behavior's or the target's. */
+export interface SuspectWeights {
+  /** Finite log-weights (of the target's n) with a suspect behavior or target score. */
+  n: number;
+  /** Of those, the ones with an approximate behavior or target score. */
+  approximate: number;
+  /** Of those, the ones whose behavior score is suspect. */
+  behavior: number;
+  /** Of those, the ones whose target score is suspect. */
+  target: number;
+  /** Reasons of the suspect scores under these weights (both sides), by kind. */
+  reasons: SuspectReason[];
+}
+
 export interface Histogram {
   /** Left edge of the first bin and the bin width (log-weight units). */
   lo: number;
@@ -41,6 +89,13 @@ export interface PolicyReport extends Omit<PolicyDiagnostics, 'identical'> {
   logged_vs_rescored: DifferenceSummary | null;
   /** Scores-file lines for this policy that carried an error (latest per record). */
   score_errors: number;
+  /** This target's own suspect scores. */
+  suspect: number;
+  approximate: number;
+  suspect_reasons: SuspectReason[];
+  unchecked: number;
+  /** The weights that rest on a suspect score (the card's warning). */
+  suspect_weights: SuspectWeights;
 }
 
 /** One row of the record table. `lw` follows meta.targets (null: not finite / missing). */
@@ -59,6 +114,13 @@ export interface RecordRow {
   blp: number | null;
   /** Log-weight per target (order of meta.targets), rounded to 8 significant digits. */
   lw: (number | null)[];
+  /**
+   * Policies whose kept score of this record is suspect: 0 = the behavior, k + 1 =
+   * meta.targets[k], ascending. Absent when none is (so older reports read as before).
+   */
+  sus?: number[];
+  /** The same for approximate scores (a subset of `sus`). Absent when none. */
+  apx?: number[];
 }
 
 export interface TokenSeq {
@@ -114,7 +176,7 @@ export interface ReportMeta {
     fingerprint: string | null;
     logged_vs_rescored: DifferenceSummary | null;
     score_errors: number;
-  };
+  } & SuspectCounts;
   /** Target policy names, in the order of RecordRow.lw. */
   targets: string[];
   n_records: number;
@@ -131,6 +193,37 @@ export interface ResponsesSection {
   tokens: (ResponseStats & { policy: string })[];
 }
 
+/**
+ * The seam effect of one pair of policies whose score lines share a seam_group
+ * and differ in span.tokenization: the same text scored joined (one echo of
+ * prompt + response) and separate (prompt and response tokenized apart, ids
+ * concatenated). Δ = logprob(joined) − logprob(separate), per record, over the
+ * records where both policies' kept scores belong to that group. Statistics are
+ * null when no record has both.
+ */
+export interface SeamPairReport {
+  seam_group: string;
+  /** The policy that scored the joined text, and the one that scored it apart. */
+  joined: string;
+  separate: string;
+  /** Records where both log-probs are finite. */
+  n: number;
+  /** Records where only one of the two has a finite score of this group. */
+  excluded: number;
+  mean: number | null;
+  mean_abs: number | null;
+  median_abs: number | null;
+  max_abs: number | null;
+  /** |Δ| above this counts as a difference (the identity tolerance). */
+  tolerance: number;
+  /** Records with |Δ| > tolerance. */
+  differ: number;
+  /** Histogram of Δ (same bins as the log-weight histograms). */
+  histogram: Histogram | null;
+  /** The records with the largest |Δ| (> 0), largest first (at most 20). */
+  top: { record: string; line: number; delta: number }[];
+}
+
 export interface ReportData {
   format: typeof REPORT_FORMAT;
   version: typeof REPORT_VERSION;
@@ -139,4 +232,6 @@ export interface ReportData {
   records: RecordRow[];
   tokens: TokenSection;
   responses: ResponsesSection;
+  /** One entry per joined/separate pair of policies; empty when the scores file has none. */
+  seam: SeamPairReport[];
 }

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { buildReportData } from '../../src/core/report-data';
 import { reportHtml, writeReportHtml } from '../../src/core/report-html';
 import { packageRoot } from '../../src/core/package-root';
+import type { ScoreLine, SpanInfo } from '../../src/core/types';
 import { writeSynthetic } from './synthetic';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -161,6 +162,136 @@ describe('report in headless Chromium (e2e)', function () {
     await page.locator('.detail .legend', { hasText: 'clone less likely' }).waitFor();
 
     // A record without token data says so.
+    assert.deepEqual(errors, [], 'no console errors');
+    await page.close();
+  });
+
+  it('warns on cards about suspect scores, marks and filters suspect records, draws the seam effect', async () => {
+    const dir = path.join(tmp, 'suspect');
+    const files = writeSynthetic(dir, { n: 200, withScores: true, seed: 11 });
+    // The synthetic scores as `cje score` now writes them: checks, a joined span with a seam group,
+    // some suspect and approximate scores, and premium_sep scoring premium's text tokenized apart.
+    const baseSus = (i: number) => i % 23 === 5;
+    const premSus = (i: number) => i % 17 === 3;
+    const premApx = (i: number) => i % 31 === 7;
+    const sepShift = (i: number) => (i % 9 === 4 ? ((i % 5) - 2) * 0.15 + 0.05 : 0); // never 0 where set
+    const span = (tokenization: 'joined' | 'separate', n: number, approximate = false): SpanInfo => ({
+      method: approximate ? 'prefix_count' : tokenization === 'separate' ? 'token_ids' : 'text_offset',
+      approximate,
+      firstToken: 5,
+      endToken: 5 + n,
+      endOfTurnScored: true,
+      tokenization,
+    });
+    const out: string[] = [];
+    for (const text of fs.readFileSync(files.scores!, 'utf8').split('\n')) {
+      if (!text.trim()) continue;
+      const s = JSON.parse(text) as ScoreLine;
+      const i = s.line - 1;
+      s.checks = 1;
+      s.span = span('joined', s.token_logprobs.length);
+      if (s.policy === 'base' && baseSus(i)) s.suspect = [`prompt token 3 (${JSON.stringify('<|im_start|>')}) has log-prob 0.25: the server's numbers are doubtful`];
+      if (s.policy === 'premium') {
+        s.seam_group = 'sg-premium';
+        if (premApx(i)) {
+          s.span = span('joined', s.token_logprobs.length, true);
+          s.suspect = ["approximate: the response was located by counting the prompt's tokens, not by the echoed text"];
+        }
+        if (premSus(i)) s.suspect = [...(s.suspect ?? []), "ambiguous span: the byte pieces at its edge fit 2 placements; the server's offsets chose one"];
+      }
+      out.push(JSON.stringify(s));
+      if (s.policy === 'premium') {
+        const lps = s.token_logprobs.slice();
+        lps[0] = lps[0] - sepShift(i);
+        const sep: ScoreLine = {
+          ...s,
+          key: `${s.key}-sep`,
+          policy: 'premium_sep',
+          fingerprint: 'fp-premium-sep',
+          logprob: s.logprob! - sepShift(i),
+          token_logprobs: lps,
+          span: span('separate', lps.length),
+        };
+        delete sep.suspect;
+        out.push(JSON.stringify(sep));
+      }
+    }
+    const scores = path.join(dir, 'scores-checked.jsonl');
+    fs.writeFileSync(scores, out.join('\n') + '\n');
+    const data = await buildReportData({ input: scores, log: files.log, behavior: 'base', bootstrap: { b: 200 }, now: new Date('2025-01-01T00:00:00Z') });
+    assert.deepEqual(data.meta.targets, ['clone', 'premium', 'premium_sep']);
+
+    // Expected counts, from the rules above.
+    const idx = Array.from({ length: 200 }, (_, i) => i);
+    const premWeights = idx.filter((i) => baseSus(i) || premSus(i) || premApx(i)).length;
+    const premApprox = idx.filter(premApx).length;
+    const cloneWeights = idx.filter(baseSus).length;
+    const suspectRecords = idx.filter((i) => baseSus(i) || premSus(i) || premApx(i)).length;
+    const differ = idx.filter((i) => sepShift(i) !== 0).length;
+    assert.equal(data.policies[1].suspect_weights.n, premWeights);
+    assert.equal(data.seam.length, 1);
+    assert.equal(data.seam[0].differ, differ);
+
+    const html = path.join(dir, 'report.html');
+    writeReportHtml(html, data);
+    const { page, errors } = await open(html);
+
+    // Cards: a visible warning in the warning colour, not muted small print.
+    const warn = page.locator('.card[data-policy="premium"] .suspect-warn');
+    await warn.waitFor({ state: 'visible' });
+    const head = (await warn.locator('.suspect-head').textContent()) ?? '';
+    assert.equal(head, `⚠ ${premWeights} of the 200 weights rest on suspect scores (${premApprox} approximate)`);
+    const reasons = (await warn.locator('.suspect-reasons').textContent()) ?? '';
+    assert.match(reasons, /ambiguous span/);
+    assert.match(reasons, /approximate/);
+    assert.match(reasons, /prompt token N \("…"\) has log-prob N/);
+    assert.match((await page.locator('.card[data-policy="clone"] .suspect-head').textContent()) ?? '', new RegExp(`^⚠ ${cloneWeights} of the 200 weights rest on suspect scores \\(0 approximate\\)`));
+    const style = await warn.locator('.suspect-head').evaluate((e) => {
+      const cs = (globalThis as unknown as { getComputedStyle(e: unknown): { color: string; fontSize: string; fontWeight: string } }).getComputedStyle(e);
+      return { color: cs.color, size: parseFloat(cs.fontSize), weight: cs.fontWeight };
+    });
+    assert.equal(style.color, 'rgb(154, 103, 0)', 'the warning colour (--cje-warning), not the muted grey');
+    assert.ok(style.size >= 11.5 && Number(style.weight) >= 600, `readable: ${JSON.stringify(style)}`);
+    // A card whose weights rest on suspect scores is never edged 'good' (here premium's ESS is critical anyway).
+    assert.match((await page.locator('.card[data-policy="premium"]').getAttribute('class')) ?? '', /^card (warning|critical)$/);
+
+    // Records: a ⚠/≈ marker column and a filter.
+    assert.equal(await page.locator('#records .th[data-col="sus"]').count(), 1);
+    await page.locator('#records vscode-single-select').click();
+    await page.locator('#records vscode-single-select [role="option"]', { hasText: 'with a suspect score' }).click();
+    assert.equal((await page.locator('#records .count').textContent())?.trim(), `${suspectRecords} of 200 records`);
+    const marks = await page.locator('#records .tr .td.sus').evaluateAll((els) =>
+      els.filter((e) => (e.parentElement as unknown as { style: { display: string } }).style.display !== 'none').map((e) => e.textContent),
+    );
+    assert.ok(marks.length > 0 && marks.every((t) => t === '⚠' || t === '≈'), `markers ${JSON.stringify(marks.slice(0, 5))}`);
+    assert.ok(marks.includes('≈'), 'approximate records marked ≈');
+    await page.locator('#records').screenshot({ path: path.join(OUT, 'suspect-records.png') });
+    // The selected record says whose score is suspect.
+    const firstSus = idx.find((i) => premApx(i))!;
+    await page.fill('#records vscode-textfield.filter input', `syn_${firstSus}`);
+    await page.locator('#records .tr', { hasText: `syn_${firstSus}` }).first().click();
+    assert.match((await page.locator('.detail .chip.sus').textContent()) ?? '', /^≈ suspect score: premium · approximate: premium$/);
+    await page.locator('.detail .detail-head').screenshot({ path: path.join(OUT, 'suspect-detail-head.png') });
+    await page.fill('#records vscode-textfield.filter input', '');
+
+    // Seam section: the pair's numbers, its histogram, its largest-|Δ| records.
+    const seam = page.locator('#seam');
+    await seam.waitFor({ state: 'visible' });
+    assert.equal((await seam.locator('h2').textContent())?.trim(), 'Seam effect');
+    const cells = await seam.locator('table.seam-summary tbody tr').first().locator('td').allTextContents();
+    assert.deepEqual(cells.slice(0, 4), ['premium', 'premium_sep', '200', String(differ)]);
+    assert.ok((await seam.locator('.seam-pair .chart canvas').count()) >= 1, 'a Δ histogram canvas');
+    assert.equal(await seam.locator('table.seam-records tbody tr').count(), Math.min(10, differ));
+    const topRec = data.seam[0].top[0];
+    await seam.locator('table.seam-records tr.pick').first().click();
+    await page.locator('.detail h3', { hasText: topRec.record }).waitFor();
+    await seam.screenshot({ path: path.join(OUT, 'seam-section.png') });
+    await page.locator('#policies').screenshot({ path: path.join(OUT, 'suspect-cards.png') });
+    await page.screenshot({ path: path.join(OUT, 'suspect-seam-overview.png'), fullPage: true });
+    // The same warning in the dark palette (as in a dark VS Code panel): still the warning colour.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    assert.equal(await warn.locator('.suspect-head').evaluate((e) => (globalThis as unknown as { getComputedStyle(e: unknown): { color: string } }).getComputedStyle(e).color), 'rgb(210, 153, 34)');
+    await page.locator('#policies').screenshot({ path: path.join(OUT, 'suspect-cards-dark.png') });
     assert.deepEqual(errors, [], 'no console errors');
     await page.close();
   });

@@ -5,9 +5,9 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { reportCommand } from '../../src/cli/report';
 import { packageRoot } from '../../src/core/package-root';
-import { ReportInputError, buildReportData, histogram, parseIdenticalPairs } from '../../src/core/report-data';
+import { APPROXIMATE_REASON, ReportInputError, buildReportData, histogram, parseIdenticalPairs, suspectKind, type ReportData } from '../../src/core/report-data';
 import { jsonForScript, reportHtml } from '../../src/core/report-html';
-import type { ScoreLine } from '../../src/core/types';
+import type { ScoreLine, SpanInfo } from '../../src/core/types';
 
 const ARENA = path.resolve(packageRoot(), '../shared/data/cje-arena-sample/logged_data.jsonl');
 
@@ -235,4 +235,255 @@ describe('report data', () => {
       assert.equal(code2, 1);
     });
   });
+
+  describe('suspect and approximate scores, and the seam effect', () => {
+    // Five records; base is the behavior, tgt scores the joined text and tgtsep the same
+    // text tokenized apart (seam group gT). Totals (one token per line, for brevity):
+    //            r1     r2     r3            r4               r5
+    //   base    −10    −5 S   −7.5          −3 A+S           −4
+    //   tgt      −9 S  −6 S   −8 S, then −7.5 (latest wins)  −2.5   −4.25
+    //   tgtsep   −9.5  −6     HTTP 500      −2.25 A (old)    −4
+    // S: suspect, A: approximate (span.approximate). tgtsep's r4 is an older line: no
+    // suspect, no checks, no seam_group; its approximate span still counts.
+    let sdir: string;
+    let sfile: string;
+    const PROMPT_3 = 'prompt token 3 ("a:b") has log-prob 0.5: the server\'s numbers are doubtful';
+    const PROMPT_7 = 'prompt token 7 ("x") has log-prob 0.2: the server\'s numbers are doubtful';
+    const APPROX = "approximate: the response was located by counting the prompt's tokens, not by the echoed text";
+    const ZERO = 'every log-prob of the 1-token span is 0 (|log p| ≤ 1e-6): a certain token, or a server that sends zeros';
+    const AMBIG = "ambiguous span: the byte pieces at its edge fit 2 placements; the server's offsets chose one";
+    const span = (tokenization: 'joined' | 'separate', approximate = false): SpanInfo => ({
+      method: approximate ? 'prefix_count' : tokenization === 'separate' ? 'token_ids' : 'text_offset',
+      approximate,
+      firstToken: 2,
+      endToken: 3,
+      endOfTurnScored: true,
+      tokenization,
+    });
+    const line = (policy: string, l: number, lp: number | null, extra: Partial<ScoreLine> = {}): string => {
+      const s: ScoreLine = {
+        key: `k${l}-${policy}`,
+        record: `r${l}`,
+        line: l,
+        policy,
+        fingerprint: `fp-${policy}`,
+        logprob: lp,
+        tokens: lp === null ? [] : ['x'],
+        token_logprobs: lp === null ? [] : [lp],
+        span: lp === null ? null : span(policy === 'tgtsep' ? 'separate' : 'joined'),
+        error: lp === null ? 'HTTP 500' : null,
+        checks: 1,
+        ...(policy === 'base' ? {} : { seam_group: 'gT' }),
+        model: 'm',
+        template: 'chatml',
+        provider: 'local',
+        scored_at: '2025-01-01T00:00:00Z',
+        ...extra,
+      };
+      return JSON.stringify(s);
+    };
+    const oldApprox = (): string => {
+      const s = JSON.parse(line('tgtsep', 4, -2.25, { span: span('separate', true) }));
+      delete s.checks;
+      delete s.seam_group;
+      return JSON.stringify(s);
+    };
+
+    before(() => {
+      sdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-report-sus-'));
+      sfile = path.join(sdir, 's.scores.jsonl');
+      const L = [
+        line('base', 1, -10),
+        line('tgt', 1, -9, { suspect: [ZERO] }),
+        line('tgtsep', 1, -9.5),
+        line('base', 2, -5, { suspect: [PROMPT_3] }),
+        line('tgt', 2, -6, { suspect: [AMBIG] }),
+        line('tgtsep', 2, -6),
+        line('base', 3, -7.5),
+        line('tgt', 3, -8, { suspect: [AMBIG] }),
+        line('tgtsep', 3, null),
+        line('tgt', 3, -7.5),
+        line('base', 4, -3, { span: span('joined', true), suspect: [APPROX, PROMPT_7] }),
+        line('tgt', 4, -2.5),
+        oldApprox(),
+        line('base', 5, -4),
+        line('tgt', 5, -4.25),
+        line('tgtsep', 5, -4),
+      ];
+      fs.writeFileSync(sfile, L.join('\n') + '\n');
+    });
+    after(() => fs.rmSync(sdir, { recursive: true, force: true }));
+
+    it('reason kinds: the text before the first colon outside a quoted token, tokens and numbers generalised', () => {
+      assert.equal(suspectKind(PROMPT_3), 'prompt token N ("…") has log-prob N');
+      assert.equal(suspectKind(PROMPT_7), 'prompt token N ("…") has log-prob N');
+      assert.equal(suspectKind(APPROX), 'approximate');
+      assert.equal(suspectKind(APPROXIMATE_REASON), 'approximate');
+      assert.equal(suspectKind(AMBIG), 'ambiguous span');
+      assert.equal(suspectKind(ZERO), 'every log-prob of the 1-token span is 0 (|log p| ≤ 1e-6)');
+      assert.equal(suspectKind('prompt token 2 ("\\":") has log-prob -1e-7: x'), 'prompt token N ("…") has log-prob N');
+      assert.equal(suspectKind('no colon at all'), 'no colon at all');
+    });
+
+    it('counts suspect and approximate scores per policy and per weight, flags the rows (hand count)', async () => {
+      const d = await buildReportData({ input: sfile, behavior: 'base', bootstrap: { b: 0 } });
+      assert.deepEqual(d.meta.targets, ['tgt', 'tgtsep']);
+      const PK = 'prompt token N ("…") has log-prob N';
+      const ZK = 'every log-prob of the 1-token span is 0 (|log p| ≤ 1e-6)';
+
+      // base: r2 (prompt token), r4 (approximate + prompt token).
+      const b = d.meta.behavior;
+      assert.equal(b.suspect, 2);
+      assert.equal(b.approximate, 1);
+      assert.equal(b.unchecked, 0);
+      assert.deepEqual(b.suspect_reasons, [
+        { kind: PK, count: 2, example: PROMPT_3 },
+        { kind: 'approximate', count: 1, example: APPROX },
+      ]);
+
+      const [tgt, sep] = d.policies;
+      // tgt: r1 (zero span), r2 (ambiguous); r3's suspect line was replaced by a clean one.
+      assert.equal(tgt.suspect, 2);
+      assert.equal(tgt.approximate, 0);
+      assert.equal(tgt.unchecked, 0);
+      assert.deepEqual(tgt.suspect_reasons.map((r) => [r.kind, r.count]), [['ambiguous span', 1], [ZK, 1]]);
+      // tgt's 5 weights: r1 (target), r2 (both), r4 (behavior, approximate) rest on suspect scores.
+      assert.equal(tgt.n, 5);
+      assert.deepEqual(tgt.suspect_weights, {
+        n: 3,
+        approximate: 1,
+        behavior: 2,
+        target: 2,
+        reasons: [
+          { kind: PK, count: 2, example: PROMPT_3 },
+          { kind: 'ambiguous span', count: 1, example: AMBIG },
+          { kind: 'approximate', count: 1, example: APPROX },
+          { kind: ZK, count: 1, example: ZERO },
+        ],
+      });
+
+      // tgtsep: r4 only, approximate (an older line: the reason is written for it, and it predates the checks).
+      assert.equal(sep.suspect, 1);
+      assert.equal(sep.approximate, 1);
+      assert.equal(sep.unchecked, 1);
+      assert.deepEqual(sep.suspect_reasons, [{ kind: 'approximate', count: 1, example: APPROXIMATE_REASON }]);
+      // tgtsep's 4 weights (r3 failed): r2 (behavior) and r4 (both, both approximate).
+      assert.equal(sep.n, 4);
+      assert.equal(sep.score_errors, 1);
+      assert.deepEqual(sep.suspect_weights, {
+        n: 2,
+        approximate: 1,
+        behavior: 2,
+        target: 1,
+        reasons: [
+          { kind: 'approximate', count: 2, example: APPROX },
+          { kind: PK, count: 2, example: PROMPT_3 },
+        ],
+      });
+
+      // Rows: 0 = behavior, 1 = tgt, 2 = tgtsep; absent where nothing is suspect.
+      assert.deepEqual(d.records.map((r) => r.sus ?? null), [[1], [0, 1], null, [0, 2], null]);
+      assert.deepEqual(d.records.map((r) => r.apx ?? null), [null, null, null, [0, 2], null]);
+      assert.ok(!('sus' in d.records[2]) && !('apx' in d.records[2]));
+      // The numbers themselves are the kept ones: r3's latest tgt line.
+      assert.deepEqual(d.records.map((r) => r.lw), [[1, 0.5], [-1, -1], [0, null], [0.5, 0.75], [-0.25, 0]]);
+    });
+
+    it('seam effect of the joined/separate pair (hand calculation)', async () => {
+      const d = await buildReportData({ input: sfile, behavior: 'base', bootstrap: { b: 0 }, bins: 3 });
+      assert.equal(d.seam.length, 1);
+      const q = d.seam[0];
+      // In group gT both have r1, r2, r5; r3 (tgtsep failed) and r4 (tgtsep's old line has no group) are excluded.
+      // Δ = joined − separate: r1 −9 − (−9.5) = 0.5, r2 −6 − (−6) = 0, r5 −4.25 − (−4) = −0.25.
+      assert.equal(q.seam_group, 'gT');
+      assert.equal(q.joined, 'tgt');
+      assert.equal(q.separate, 'tgtsep');
+      assert.equal(q.n, 3);
+      assert.equal(q.excluded, 2);
+      assert.ok(Math.abs(q.mean! - 0.25 / 3) < 1e-15); // (0.5 + 0 − 0.25) / 3
+      assert.equal(q.mean_abs, 0.25); // (0.5 + 0 + 0.25) / 3
+      assert.equal(q.median_abs, 0.25); // of 0, 0.25, 0.5
+      assert.equal(q.max_abs, 0.5);
+      assert.equal(q.differ, 2);
+      assert.deepEqual(q.top, [
+        { record: 'r1', line: 1, delta: 0.5 },
+        { record: 'r5', line: 5, delta: -0.25 },
+      ]);
+      // Three bins over [−0.25, 0.5], width 0.25: −0.25 | 0 | 0.5 (the top edge goes in the last bin).
+      assert.deepEqual(q.histogram, { lo: -0.25, width: 0.25, counts: [1, 1, 1] });
+    });
+
+    it('cje report --json carries suspect and approximate per policy; the summary warns', async () => {
+      const out = new Sink();
+      const err = new Sink();
+      const json = path.join(sdir, 'r.json');
+      const code = await reportCommand([sfile, '--behavior', 'base', '--out', path.join(sdir, 'r.html'), '--json', json, '--bootstrap', '0'], { out, err });
+      assert.equal(code, 0, err.text);
+      const j = JSON.parse(fs.readFileSync(json, 'utf8')) as ReportData;
+      assert.deepEqual(j.policies.map((p) => [p.name, p.suspect, p.approximate]), [['tgt', 2, 0], ['tgtsep', 1, 1]]);
+      assert.deepEqual([j.meta.behavior.suspect, j.meta.behavior.approximate], [2, 1]);
+      assert.equal(j.seam[0].n, 3);
+      assert.match(out.text, /WARNING tgt: 3 of the 5 weights rest on suspect scores \(1 approximate; behavior 2, target 2\)/);
+      assert.match(out.text, /seam effect tgt \(joined\) − tgtsep \(separate\): 3 records, 2 differ/);
+    });
+
+    it('a log input has no suspect scores and no seam pairs', async () => {
+      const lf = path.join(sdir, 'l.jsonl');
+      fs.writeFileSync(lf, JSON.stringify({ prompt: 'q', response: 'a', base_policy_logprob: -1, target_policy_logprobs: { t: -2 } }) + '\n');
+      const dl = await buildReportData({ input: lf, bootstrap: { b: 0 } });
+      assert.deepEqual([dl.meta.behavior.suspect, dl.meta.behavior.approximate, dl.meta.behavior.unchecked], [0, 0, 0]);
+      assert.deepEqual([dl.policies[0].suspect, dl.policies[0].unchecked, dl.policies[0].suspect_weights.n], [0, 0, 0]);
+      assert.deepEqual(dl.seam, []);
+      assert.ok(!('sus' in dl.records[0]));
+    });
+  });
+
+  it('older score lines (no suspect, checks, seam_group) give the same report as before', async () => {
+    // The lines cje score wrote before the answer checks, and the report the code of that time
+    // made of them (GOLDEN, written by it with the same options). Only the new keys may be added,
+    // and they are all zero or empty here.
+    const gdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-report-old-'));
+    try {
+      const old = (policy: string, fp: string, l: number, lps: number[] | null, extra: Record<string, unknown> = {}) =>
+        JSON.stringify({
+          key: `k${l}${policy}`, record: `r${l}`, line: l, policy, fingerprint: fp,
+          logprob: lps ? lps.reduce((a, b) => a + b, 0) : null, tokens: lps ? lps.map((_, k) => `t${k}`) : [], token_logprobs: lps ?? [],
+          span: lps ? { method: 'text_offset', offsetUnit: 'utf16', approximate: false, firstToken: 3, endToken: 3 + lps.length, endOfTurnScored: true, tokenization: 'joined' } : null,
+          error: lps ? null : 'HTTP 500', model: 'm', template: 'chatml', provider: 'local', scored_at: '2025-01-01T00:00:00Z', ...extra,
+        });
+      const base = [[-1, -2], [-0.5, -0.25], [-3, -1], [-2, -2], [-0.1, -4]];
+      const tgt = [[-1.5, -2], [-0.5, -0.75], [-2, -1], null, [-0.1, -3]];
+      const L: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        L.push(old('base', 'fpA', i + 1, base[i], { entropy: [0.5, 1.5] }));
+        L.push(old('tgt', 'fpB', i + 1, tgt[i]));
+      }
+      fs.writeFileSync(path.join(gdir, 's.jsonl'), L.join('\n') + '\n');
+      fs.writeFileSync(
+        path.join(gdir, 'log.jsonl'),
+        [0.1, 0.9, 0.5, 0.3, 0.7].map((j, i) => JSON.stringify({ prompt_id: `r${i + 1}`, prompt: 'q', response: 'x'.repeat(i + 1), judge_score: j })).join('\n') + '\n',
+      );
+      const d = await buildReportData({ input: path.join(gdir, 's.jsonl'), log: path.join(gdir, 'log.jsonl'), behavior: 'base', bootstrap: { b: 0 }, bins: 4, now: new Date('2025-01-01T00:00:00Z') });
+      const got = JSON.parse(JSON.stringify(d));
+      got.meta.input = 'S';
+      got.meta.log = 'L';
+      // The additions, all empty for these lines (unchecked counts the kept scores: they predate the checks).
+      assert.deepEqual(got.seam, []);
+      delete got.seam;
+      assert.deepEqual(
+        [got.meta.behavior.suspect, got.meta.behavior.approximate, got.meta.behavior.suspect_reasons, got.meta.behavior.unchecked],
+        [0, 0, [], 5],
+      );
+      for (const k of ['suspect', 'approximate', 'suspect_reasons', 'unchecked']) delete got.meta.behavior[k];
+      const p = got.policies[0];
+      assert.deepEqual([p.suspect, p.approximate, p.suspect_reasons, p.unchecked], [0, 0, [], 4]);
+      assert.deepEqual(p.suspect_weights, { n: 0, approximate: 0, behavior: 0, target: 0, reasons: [] });
+      for (const k of ['suspect', 'approximate', 'suspect_reasons', 'unchecked', 'suspect_weights']) delete p[k];
+      assert.deepEqual(got, JSON.parse(GOLDEN));
+    } finally {
+      fs.rmSync(gdir, { recursive: true, force: true });
+    }
+  });
 });
+
+const GOLDEN = String.raw`{"format":"cje-report","version":1,"meta":{"tool":"cje-inspector","generated_at":"2025-01-01T00:00:00.000Z","input":"S","input_kind":"scores","log":"L","config":null,"behavior":{"name":"base","fingerprint":"fpA","logged_vs_rescored":null,"score_errors":0},"targets":["tgt"],"n_records":5,"n_judged":5,"issues":[],"issue_count":0,"notes":[]},"policies":[{"name":"tgt","n":4,"n_records":5,"ess":2.85019206988456,"ess_fraction":0.71254801747114,"ess_grade":"good","khat":null,"khat_threshold":-0.6609640474436811,"khat_band":"undefined","khat_flagged":false,"khat_message":"Tail of 1 draw(s) (M = ceil(min(0.2·S, 3·√S)) with S = 4) is fewer than 5: not enough tail samples to fit the generalized Pareto distribution.","khat_reason":"Tail of 1 draw(s) (M = ceil(min(0.2·S, 3·√S)) with S = 4) is fewer than 5: not enough tail samples to fit the generalized Pareto distribution.","psis_tail_length":1,"sigma":null,"psis_ess":2.85019206988456,"psis_ess_fraction":0.71254801747114,"hill_alpha":null,"hill_k":null,"hill_flags":{"infinite_variance":false,"infinite_mean":false},"hill_reason":"Hill estimate needs n ≥ 50 weights (have 4).","max_weight_share":0.40878723809682194,"top1pct_share":0.40878723809682194,"top1pct_count":1,"max_log_weight":1,"identical":{"expected":false,"probable":false,"passed":null,"match_fraction":0,"tolerance":0.000001,"violation_count":0,"violations":[],"source":null,"causes":[]},"nonfinite":{"null":1,"nan":0,"pos_inf":0,"neg_inf":0,"total":1},"nonfinite_records":[{"record":"r4","kind":"null","source":"target"}],"estimates":{"n":4,"ips":0.9671172134658715,"snips":0.5817574476193643,"ips_ci":null,"snips_ci":null,"level":0.95,"bootstrap_b":0,"seed":12345},"fingerprint":"fpB","histogram":{"lo":-0.5,"width":0.375,"counts":[2,0,0,2]},"logged_vs_rescored":null,"score_errors":1}],"records":[{"id":"r1","line":1,"judge":0.1,"chars":1,"ntok":2,"blp":-3,"lw":[-0.5]},{"id":"r2","line":2,"judge":0.9,"chars":2,"ntok":2,"blp":-0.75,"lw":[-0.5]},{"id":"r3","line":3,"judge":0.5,"chars":3,"ntok":2,"blp":-4,"lw":[1]},{"id":"r4","line":4,"judge":0.3,"chars":4,"ntok":2,"blp":-4,"lw":[null]},{"id":"r5","line":5,"judge":0.7,"chars":5,"ntok":2,"blp":-4.1,"lw":[1]}],"tokens":{"available":true,"total":5,"included":5,"selection":"Per-token data is included for all 5 records that have it.","records":[{"row":0,"behavior":{"tokens":["t0","t1"],"logprobs":[-1,-2]},"targets":{"tgt":{"tokens":null,"logprobs":[-1.5,-2],"aligned":true,"reason":null,"top":[{"position":0,"token":"t0","behavior_logprob":-1,"target_logprob":-1.5,"delta":-0.5},{"position":1,"token":"t1","behavior_logprob":-2,"target_logprob":-2,"delta":0}]}}},{"row":1,"behavior":{"tokens":["t0","t1"],"logprobs":[-0.5,-0.25]},"targets":{"tgt":{"tokens":null,"logprobs":[-0.5,-0.75],"aligned":true,"reason":null,"top":[{"position":1,"token":"t1","behavior_logprob":-0.25,"target_logprob":-0.75,"delta":-0.5},{"position":0,"token":"t0","behavior_logprob":-0.5,"target_logprob":-0.5,"delta":0}]}}},{"row":2,"behavior":{"tokens":["t0","t1"],"logprobs":[-3,-1]},"targets":{"tgt":{"tokens":null,"logprobs":[-2,-1],"aligned":true,"reason":null,"top":[{"position":0,"token":"t0","behavior_logprob":-3,"target_logprob":-2,"delta":1},{"position":1,"token":"t1","behavior_logprob":-1,"target_logprob":-1,"delta":0}]}}},{"row":3,"behavior":{"tokens":["t0","t1"],"logprobs":[-2,-2]},"targets":{}},{"row":4,"behavior":{"tokens":["t0","t1"],"logprobs":[-0.1,-4]},"targets":{"tgt":{"tokens":null,"logprobs":[-0.1,-3],"aligned":true,"reason":null,"top":[{"position":1,"token":"t1","behavior_logprob":-4,"target_logprob":-3,"delta":1},{"position":0,"token":"t0","behavior_logprob":-0.1,"target_logprob":-0.1,"delta":0}]}}}]},"responses":{"chars":{"n":5,"mean_length":3,"by_judge":{"median_judge":0.5,"high":{"n":3,"mean_length":3.3333333333333335},"low":{"n":2,"mean_length":2.5}},"mean_entropy":null,"n_entropy":0},"tokens":[{"policy":"base","n":5,"mean_length":2,"by_judge":{"median_judge":0.5,"high":{"n":3,"mean_length":2},"low":{"n":2,"mean_length":2}},"mean_entropy":1,"n_entropy":5},{"policy":"tgt","n":4,"mean_length":2,"by_judge":{"median_judge":0.6,"high":{"n":2,"mean_length":2},"low":{"n":2,"mean_length":2}},"mean_entropy":null,"n_entropy":0}]}}`;

@@ -29,6 +29,7 @@ export * from './logged-vs-rescored';
 export * from './token-delta';
 export * from './estimates';
 export * from './responses';
+export * from './seam';
 
 /** Diagnostics of one vector of finite log-weights. */
 export interface WeightDiagnostics {
