@@ -6,6 +6,7 @@ import { formatConfigProblem, loadConfig } from '../core/config';
 import { formatIssue } from '../core/log-reader';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
 import { estimateRun, type RunEstimate } from '../core/score-estimate';
+import { formatApproxCount } from '../core/token-estimate';
 import { completionsScorerFactory } from '../scorers/make-scorer';
 import { withLocalWorkers, workers } from '../worker/manager';
 import type { Io } from './main';
@@ -92,7 +93,7 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
         const now = Date.now();
         if (now - lastDraw < 100 && p.done < p.total) return;
         lastDraw = now;
-        io.err.write(`\r\x1b[Kscoring ${p.done}/${p.total} records · ${p.rate.toFixed(1)}/s · ${p.failed} failed · ≈${formatCount(p.approxTokens)} tokens sent (estimate)`);
+        io.err.write(`\r\x1b[Kscoring ${p.done}/${p.total} records · ${p.rate.toFixed(1)}/s · ${p.failed} failed · ≈${formatApproxCount(p.approxTokens)} tokens sent (estimate)`);
       },
     });
     if (tty) io.err.write('\r\x1b[K');
@@ -106,18 +107,13 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
   }
 }
 
-/** 12,345 → "12.3k": progress and estimates, never a score. */
-function formatCount(n: number): string {
-  return n < 1e3 ? String(n) : n < 1e6 ? `${(n / 1e3).toFixed(1)}k` : `${(n / 1e6).toFixed(2)}M`;
-}
-
 export function formatEstimate(e: RunEstimate): string {
   const out: string[] = [`dry run: nothing sent, nothing written · records ${e.records} · bad lines ${e.badLines}`, `scores: ${e.outFile}`, ''];
-  const rows = e.groups.map((g) => [g.names.join(', '), g.model, g.tokenization, String(g.toScore), String(g.done), g.renderErrors ? String(g.renderErrors) : '0', `≈${formatCount(g.approxTokens)}`]);
+  const rows = e.groups.map((g) => [g.names.join(', '), g.model, g.tokenization, String(g.toScore), String(g.done), g.renderErrors ? String(g.renderErrors) : '0', `≈${formatApproxCount(g.approxTokens)}`]);
   const total = e.groups.reduce((n, g) => n + g.approxTokens, 0);
   out.push(formatTable(['policies (one request each)', 'model', 'tokenization', 'to score', 'done', 'render errors', 'tokens to send'], rows).trimEnd());
   out.push('');
-  out.push(`≈${formatCount(total)} tokens in all: ${e.approximate}.`);
+  out.push(`≈${formatApproxCount(total)} tokens in all: ${e.approximate}.`);
   return out.join('\n') + '\n';
 }
 

@@ -19,7 +19,10 @@ import { policyFingerprint } from './fingerprint';
 import { readLines } from './jsonl-lines';
 import { readLog } from './log-reader';
 import { policyTemplate } from './policy-template';
+import { suspectKind } from './suspect-kind';
 import type { CjeConfig, ScoreLine } from './types';
+
+export { suspectKind };
 import {
   REPORT_FORMAT,
   REPORT_VERSION,
@@ -82,33 +85,6 @@ const LINE_FIELD = /(?<!\\)"line":(\d+)[,}]/;
 
 /** The reason written for an approximate score whose line carries none (lines from before the checks). */
 export const APPROXIMATE_REASON = "approximate: the response was located by counting the prompt's tokens (span.method prefix_count), not by the echoed text";
-
-/**
- * The kind of a suspect reason: its text before the first ':' outside a quoted
- * token, quoted tokens written "…" and the number after "token" / "log-prob"
- * written N (see SuspectReason).
- */
-export function suspectKind(reason: string): string {
-  let out = '';
-  let quoted = false;
-  for (let i = 0; i < reason.length; i++) {
-    const ch = reason[i];
-    if (quoted) {
-      if (ch === '\\') i++;
-      else if (ch === '"') quoted = false;
-      continue;
-    }
-    if (ch === ':') break;
-    if (ch === '"') {
-      quoted = true;
-      out += '"…"';
-      continue;
-    }
-    out += ch;
-  }
-  const kind = out.replace(/\b(token|log-prob) [+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?/gi, '$1 N').trim();
-  return kind || reason.trim();
-}
 
 /** Counts reasons by kind; each score counts once per kind. */
 class ReasonTally {

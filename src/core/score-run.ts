@@ -13,6 +13,7 @@ export const ANSWER_CHECKS_VERSION = 1;
 import { policyTemplate } from './policy-template';
 import { renderDateFor } from './render-date';
 import { renderPrompt } from './templates';
+import { suspectKind } from './suspect-kind';
 import { TokenRate } from './token-estimate';
 import type { ChatMessage, CjeConfig, LogIssue, LogRecord, PolicyConfig, RenderedPrompt, ScoreLine, TemplateSpec } from './types';
 
@@ -245,9 +246,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     if (!s) suspects.set(name, (s = { count: 0, approximate: 0, reasons: new Map() }));
     s.count++;
     if (l.span?.approximate) s.approximate++;
-    // Reasons name tokens and numbers; counted by their kind, the text before the first colon.
     for (const r of l.suspect ?? []) {
-      const kind = r.split(':')[0];
+      const kind = suspectKind(r);
       s.reasons.set(kind, (s.reasons.get(kind) ?? 0) + 1);
     }
   };

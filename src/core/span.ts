@@ -117,8 +117,10 @@ function pieceBytes(tok: string): number[] | undefined {
     const bytes = tok.match(/<0x([0-9A-Fa-f]{2})>/g)!.map((x) => parseInt(x.slice(3, 5), 16));
     return utf8Text(bytes) === undefined ? bytes : undefined;
   }
+  // Printable ASCII is the same in GPT-2's alphabet and as text: never a piece.
+  if (!/[^\x21-\x7e]/.test(tok)) return undefined;
   const b = byteLevelBytes(tok);
-  return b && /[^\x21-\x7e]/.test(tok) && utf8Text(b) === undefined ? b : undefined;
+  return b && utf8Text(b) === undefined ? b : undefined;
 }
 
 /** The forms a server may write a token's text in: as is, SentencePiece's ▁, byte-level BPE's alphabet, whole byte pieces. */
@@ -219,7 +221,7 @@ function walkTokens(text: string, tokens: string[], added: number, picks: number
     }
     len = matchAt(text, tok, at);
     // A run of spaces that a one-by-one decoder shortened by one ("▁▁▁" → "  "): it may start one space later.
-    if (len > 0 && /^ +$/.test(textForms(tok).find((f) => f.length) ?? '') && text[at] === ' ' && text.startsWith(textForms(tok)[textForms(tok).length - 1], at + 1)) {
+    if (len > 0 && text[at] === ' ' && /^ +$/.test(tok) && text.startsWith(tok, at + 1)) {
       if ((picks[choices.length] ?? 0) === 1) len += 1;
       choices.push(2);
     }

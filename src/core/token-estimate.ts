@@ -45,3 +45,8 @@ export class TokenRate {
     return Math.round((text.length * this.tokens) / Math.max(1, this.chars));
   }
 }
+
+/** 12,345 → "12.3k": for approximate counts (progress, estimates), never a score. */
+export function formatApproxCount(n: number): string {
+  return n < 1e3 ? String(n) : n < 1e6 ? `${(n / 1e3).toFixed(1)}k` : `${(n / 1e6).toFixed(2)}M`;
+}

@@ -1,12 +1,12 @@
 // Words the extension shows about a scoring run. Pure.
 import * as path from 'node:path';
 import type { ScoreProgress, ScoreRunSummary } from '../core/score-run';
+import { formatApproxCount } from '../core/token-estimate';
 
 /** The progress notification's message: records done / total, rate, failures, and the approximate tokens sent. */
 export function progressMessage(p: ScoreProgress): string {
   const rate = p.rate >= 10 ? p.rate.toFixed(0) : p.rate.toFixed(1);
-  const tokens = p.approxTokens >= 1e6 ? `${(p.approxTokens / 1e6).toFixed(2)}M` : p.approxTokens >= 1e3 ? `${(p.approxTokens / 1e3).toFixed(1)}k` : String(p.approxTokens);
-  return `${p.done} / ${p.total} records · ${rate} records/s${p.failed ? ` · ${p.failed} failed` : ''}${p.approxTokens ? ` · ≈${tokens} tokens sent (estimate)` : ''}`;
+  return `${p.done} / ${p.total} records · ${rate} records/s${p.failed ? ` · ${p.failed} failed` : ''}${p.approxTokens ? ` · ≈${formatApproxCount(p.approxTokens)} tokens sent (estimate)` : ''}`;
 }
 
 /** Percent of the notification's bar to add, from the previous to the current progress. */

@@ -43,20 +43,7 @@ export function parseCompletionRequest(body: unknown): CompletionRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('the request body must be a JSON object');
   const b = body as Record<string, unknown>;
   if (typeof b.model !== 'string' || b.model === '') throw bad('you must provide a model parameter', 'model', 'missing_required_parameter');
-  const p = b.prompt;
-  let prompts: PromptInput[];
-  if (p === undefined || p === null) throw bad('you must provide a prompt parameter', 'prompt', 'missing_required_parameter');
-  if (typeof p === 'string') prompts = [{ text: p }];
-  else if (Array.isArray(p)) {
-    if (p.length === 0) throw bad('prompt is an empty list: the prompt cannot be empty', 'prompt', 'empty_prompt');
-    if (p.every((x) => typeof x === 'string')) prompts = (p as string[]).map((text) => ({ text }));
-    else if (p.every((x) => typeof x === 'number')) prompts = [{ ids: checkIds(p as number[], 0) }];
-    else if (p.every((x) => Array.isArray(x))) prompts = (p as unknown[][]).map((ids, i) => ({ ids: checkIds(ids, i) }));
-    else throw bad('prompt must be a string, a list of strings, a list of token ids or a list of token id lists', 'prompt', 'invalid_type');
-  } else throw bad('prompt must be a string, a list of strings, a list of token ids or a list of token id lists', 'prompt', 'invalid_type');
-  prompts.forEach((q, i) => {
-    if ('text' in q ? q.text === '' : q.ids.length === 0) throw bad(`prompt ${i} is empty: the prompt cannot be empty`, 'prompt', 'empty_prompt');
-  });
+  const prompts = parsePrompts(b.prompt);
   if (b.echo !== undefined && b.echo !== null && typeof b.echo !== 'boolean') throw bad('echo must be a boolean', 'echo', 'invalid_type');
   const maxTokens = b.max_tokens === undefined || b.max_tokens === null ? 16 : b.max_tokens;
   if (!isInt(maxTokens) || maxTokens < 0) throw bad('max_tokens must be a non-negative integer', 'max_tokens', 'invalid_type');
@@ -77,6 +64,27 @@ export function parseCompletionRequest(body: unknown): CompletionRequest {
   if (b.stream === true) throw bad('stream=true is not supported by the cje worker', 'stream', 'unsupported_parameter');
   if (b.n !== undefined && b.n !== null && b.n !== 1) throw bad('n must be 1 for echo scoring', 'n', 'unsupported_parameter');
   return { model: b.model, prompts, echo: b.echo === true, logprobs };
+}
+
+/**
+ * The `prompt` field in every shape the protocol allows: a string, a list of
+ * strings, a list of token ids, or a list of token-id lists; none may be empty.
+ */
+export function parsePrompts(p: unknown): PromptInput[] {
+  let prompts: PromptInput[];
+  if (p === undefined || p === null) throw bad('you must provide a prompt parameter', 'prompt', 'missing_required_parameter');
+  if (typeof p === 'string') prompts = [{ text: p }];
+  else if (Array.isArray(p)) {
+    if (p.length === 0) throw bad('prompt is an empty list: the prompt cannot be empty', 'prompt', 'empty_prompt');
+    if (p.every((x) => typeof x === 'string')) prompts = (p as string[]).map((text) => ({ text }));
+    else if (p.every((x) => typeof x === 'number')) prompts = [{ ids: checkIds(p as number[], 0) }];
+    else if (p.every((x) => Array.isArray(x))) prompts = (p as unknown[][]).map((ids, i) => ({ ids: checkIds(ids, i) }));
+    else throw bad('prompt must be a string, a list of strings, a list of token ids or a list of token id lists', 'prompt', 'invalid_type');
+  } else throw bad('prompt must be a string, a list of strings, a list of token ids or a list of token id lists', 'prompt', 'invalid_type');
+  prompts.forEach((q, i) => {
+    if ('text' in q ? q.text === '' : q.ids.length === 0) throw bad(`prompt ${i} is empty: the prompt cannot be empty`, 'prompt', 'empty_prompt');
+  });
+  return prompts;
 }
 
 function checkIds(ids: unknown[], i: number): number[] {

@@ -321,7 +321,7 @@ function redactHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -333,7 +333,7 @@ function sendError(res: http.ServerResponse, e: ProtocolError, headers: Record<s
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function readBody(req: http.IncomingMessage): Promise<{ raw: string; tooLarge: boolean }> {
+export function readBody(req: http.IncomingMessage): Promise<{ raw: string; tooLarge: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

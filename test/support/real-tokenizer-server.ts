@@ -56,9 +56,11 @@ import * as http from 'http';
 import * as path from 'path';
 import { randomUUID } from 'crypto';
 import { AddressInfo } from 'net';
-import { ProtocolError, bad } from '../../src/worker/protocol';
+import { ProtocolError, bad, parsePrompts } from '../../src/worker/protocol';
 import type { RenderedPrompt } from '../../src/core/types';
 import { coveringTokens, placeTokens } from './token-reference';
+import { fmix32 } from './toy-tokenizer';
+import { readBody, sendJson } from './completions-server';
 
 // ---------------------------------------------------------------------------
 // Real tokenizers
@@ -206,14 +208,6 @@ function mix(h: number, x: number): number {
   return h >>> 0;
 }
 
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** The hash state of a context: every earlier token id, in order. */
 export function contextState(contextIds: readonly number[]): number {
@@ -223,7 +217,7 @@ export function contextState(contextIds: readonly number[]): number {
 }
 
 function logprobFromState(state: number, tokenId: number): number {
-  const u = fmix(mix(mix(state, SEP), tokenId)) / 2 ** 32;
+  const u = fmix32(mix(mix(state, SEP), tokenId)) / 2 ** 32;
   return -0.05 - 8 * u;
 }
 
@@ -240,7 +234,7 @@ function alternatives(state: number, n: number, vocabSize: number): { id: number
   const seen = new Set<number>();
   const out: { id: number; logprob: number }[] = [];
   for (let j = 0; out.length < n && j < n * 4 + 8; j++) {
-    const id = fmix(mix(state, 0x5bd1e995 ^ j)) % vocabSize;
+    const id = fmix32(mix(state, 0x5bd1e995 ^ j)) % vocabSize;
     if (seen.has(id)) continue;
     seen.add(id);
     out.push({ id, logprob: logprobFromState(state, id) });
@@ -384,24 +378,12 @@ export function validateRequest(body: unknown, opts: RealTokenizerServerOptions,
   if (opts.models && !opts.models.includes(b.model)) {
     throw new ProtocolError(404, `The model \`${b.model}\` does not exist.`, 'invalid_request_error', 'model_not_found', 'model');
   }
-  const p = b.prompt;
-  let prompts: Prompt[];
-  const ids = (x: unknown[], i: number): number[] => {
-    x.forEach((v, j) => {
-      if (!isInt(v) || v < 0 || v >= vocabSize) throw bad(`prompt ${i}: token ${j} (${JSON.stringify(v)}) is out of vocabulary (0..${vocabSize - 1})`, 'prompt', 'invalid_token_id');
-    });
-    return x as number[];
-  };
-  if (p === undefined || p === null) throw bad('you must provide a prompt parameter', 'prompt', 'missing_required_parameter');
-  if (typeof p === 'string') prompts = [{ text: p }];
-  else if (Array.isArray(p) && p.length > 0) {
-    if (p.every((x) => typeof x === 'string')) prompts = (p as string[]).map((text) => ({ text }));
-    else if (p.every((x) => typeof x === 'number')) prompts = [{ ids: ids(p, 0) }];
-    else if (p.every((x) => Array.isArray(x))) prompts = (p as unknown[][]).map((x, i) => ({ ids: ids(x, i) }));
-    else throw bad('prompt must be a string, a list of strings, a list of token ids or a list of token id lists', 'prompt', 'invalid_type');
-  } else throw bad('prompt must be a string, a list of strings, a list of token ids or a list of token id lists', 'prompt', 'invalid_type');
+  const prompts: Prompt[] = parsePrompts(b.prompt);
+  // Beyond the protocol's shapes: an id must be in this tokenizer's vocabulary.
   prompts.forEach((q, i) => {
-    if ('text' in q ? q.text === '' : q.ids.length === 0) throw bad(`prompt ${i} is empty: the prompt cannot be empty`, 'prompt', 'empty_prompt');
+    if (!('ids' in q)) return;
+    const j = q.ids.findIndex((v) => v >= vocabSize);
+    if (j >= 0) throw bad(`prompt ${i}: token ${j} (${q.ids[j]}) is out of vocabulary (0..${vocabSize - 1})`, 'prompt', 'invalid_token_id');
   });
   if (b.echo !== undefined && b.echo !== null && typeof b.echo !== 'boolean') throw bad('echo must be a boolean', 'echo', 'invalid_type');
   const maxTokens = b.max_tokens === undefined || b.max_tokens === null ? 16 : b.max_tokens;
@@ -456,29 +438,6 @@ export interface RealTokenizerServer {
   /** Every prompt served, in order. */
   served: ServedEcho[];
   close(): Promise<void>;
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
-
-function readBody(req: http.IncomingMessage): Promise<{ raw: string; tooLarge: boolean }> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) tooLarge = true;
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve({ raw: Buffer.concat(chunks).toString('utf8'), tooLarge }));
-    req.on('error', reject);
-  });
 }
 
 export function buildResponse(req: ValidRequest, tk: RealTokenizer, opts: RealTokenizerServerOptions, served: ServedEcho[]): unknown {

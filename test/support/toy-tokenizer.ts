@@ -73,6 +73,11 @@ export function hash32(input: string | ArrayLike<number>): number {
     h ^= bytes[i] & 0xff;
     h = Math.imul(h, 0x01000193);
   }
+  return fmix32(h);
+}
+
+/** murmur3's 32-bit finalizer: every input bit flips about half the output bits. */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
