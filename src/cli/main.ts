@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { doctorCommand } from './doctor';
 import { lintCommand } from './lint';
 import { reportCommand } from './report';
 import { scoreCommand } from './score';
@@ -14,6 +15,9 @@ Usage:
       Weight diagnostics and a self-contained HTML report from a scores file or a log with log-probs.
   cje worker --model DIR [--port N] [--device auto|cpu|cuda] [--dtype fp32|fp16|q8] [--max-batch-tokens N]
       Serve a local model folder (transformers.js/ONNX) on 127.0.0.1 with the completions echo protocol.
+  cje doctor [CONFIG] [--json] [--policy NAME ...] [--quick]
+      Probe each scoring endpoint of the config: echo, max_tokens, offsets, BOS, determinism (noise floor),
+      batch and prefix-cache effects, template sanity; exit 1 when one cannot teacher-force.
   cje lint CONFIG [--json] [--fix]
       Check the config's templates, providers and policies (file:line:col: severity CODE message); exit 1 on errors.
 
@@ -36,6 +40,8 @@ export async function main(argv: string[], io: Io = { out: process.stdout, err: 
         return await workerCommand(rest, io);
       case 'lint':
         return await lintCommand(rest, io);
+      case 'doctor':
+        return await doctorCommand(rest, io);
       case undefined:
       case '-h':
       case '--help':

@@ -8,6 +8,8 @@ import { runScoring, type ScoreRunSummary } from '../core/score-run';
 import { estimateRun, type RunEstimate } from '../core/score-estimate';
 import { formatApproxCount } from '../core/token-estimate';
 import { completionsScorerFactory } from '../scorers/make-scorer';
+import { EndpointBlockedError } from '../core/endpoint-profile';
+import { cheapProbes } from '../doctor/before-scoring';
 import { withLocalWorkers, workers } from '../worker/manager';
 import type { Io } from './main';
 import { UsageError } from './main';
@@ -36,6 +38,9 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
       quiet: { type: 'boolean', short: 'q' },
       'max-line-bytes': { type: 'string' },
       'dry-run': { type: 'boolean' },
+      'no-probe': { type: 'boolean' },
+      repeat: { type: 'string' },
+      'repeat-sample': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('score takes exactly one LOG file');
@@ -50,6 +55,10 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
   const config = loaded.config;
   const maxLineBytes = values['max-line-bytes'] ? Number(values['max-line-bytes']) : undefined;
   if (maxLineBytes !== undefined && !(maxLineBytes > 0)) throw new UsageError('--max-line-bytes must be a positive number');
+  const repeatK = values.repeat === undefined ? undefined : Number(values.repeat);
+  if (repeatK !== undefined && !(Number.isInteger(repeatK) && repeatK >= 1 && repeatK <= 100)) throw new UsageError('--repeat K: K must be a whole number from 1 to 100');
+  const repeatSample = values['repeat-sample'] === undefined ? undefined : Number(values['repeat-sample']);
+  if (repeatSample !== undefined && !(Number.isInteger(repeatSample) && repeatSample >= 1 && repeatSample <= 10000)) throw new UsageError('--repeat-sample N: N must be a whole number from 1 to 10000');
   if (values['dry-run']) {
     const est = await estimateRun({ logFile: log, config, outFile: values.out, policies: values.policy, maxLineBytes });
     if (values.json) io.out.write(JSON.stringify(est, null, 2) + '\n');
@@ -78,6 +87,8 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
       policies: values.policy,
       maxLineBytes,
       signal: controller.signal,
+      probe: values['no-probe'] ? undefined : cheapProbes(controller.signal),
+      repeat: repeatK ? { k: repeatK, sample: repeatSample } : undefined,
       // "local" policies that name a model folder get a worker started for it (one per folder, stopped at the end).
       makeScorer: withLocalWorkers(completionsScorerFactory(undefined, undefined, { baseDir: path.dirname(path.resolve(configFile)) }), {
         baseDir: path.dirname(path.resolve(configFile)),
@@ -97,9 +108,16 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
       },
     });
     if (tty) io.err.write('\r\x1b[K');
+    if (!values.json && !values.quiet) for (const e of summary.endpoints) for (const w of e.warnings) io.err.write(`cje: ${e.baseURL}: ${w}\n`);
     if (values.json) io.out.write(JSON.stringify(summary, null, 2) + '\n');
     else io.out.write(formatSummary(summary));
     return summary.failed || summary.badLines || summary.cancelled ? 1 : 0;
+  } catch (e) {
+    if (!(e instanceof EndpointBlockedError)) throw e;
+    if (tty) io.err.write('\r\x1b[K');
+    const p = e.profile;
+    io.err.write(`cje: ${p.baseURL} (${p.model}) cannot score ${p.policies.join(', ')}:\n${p.blockers.map((b) => `  ${b}\n`).join('')}(the profile is in the scores file; \`cje doctor\` shows every probe; --no-probe skips the check)\n`);
+    return 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -146,7 +164,20 @@ export function formatSummary(s: ScoreRunSummary): string {
     if (!li?.differ) continue;
     out.push('');
     out.push(`WARNING ${p.name} has the behavior's scoring fingerprint, yet the log stores a different log-prob for it than for the behavior on ${li.differ} of ${li.n} records: the logged weights of an identical policy are not 1.`);
+    if (p.noiseFloor) {
+      const f = p.noiseFloor;
+      const within = li.withinFloor ?? 0;
+      out.push(
+        `  ${within} of the ${li.differ} are within the endpoint's nondeterminism (max |Δ| ${num(f.nats, 3)} nats measured ${f.source === 'repeat' ? `on ${f.records} records scored ${(f.k ?? 0) + 1} times` : 'by its probes'}); ${li.differ - within} beyond it point to a scoring difference (template, BOS, seam).`,
+      );
+    }
     for (const e of li.examples) out.push(`  line ${e.line} (${e.record}): logged ${num(e.logged, 4)} vs behavior ${num(e.loggedBehavior, 4)}, log w = ${num(e.logged - e.loggedBehavior, 4)}`);
+  }
+  const repeated = s.policies.filter((p) => p.noiseFloor?.source === 'repeat' && !p.sameAs.some((n) => s.policies.findIndex((q) => q.name === n) < s.policies.indexOf(p)));
+  if (repeated.length) {
+    out.push('');
+    out.push('noise on the log itself (--repeat): the spread of one record scored again and again');
+    for (const p of repeated) out.push(`  ${[p.name, ...p.sameAs].join(' = ')}: ${p.noiseFloor!.records} records, median spread ${num(p.noiseFloor!.medianSpread ?? 0, 4)}, max ${num(p.noiseFloor!.nats, 4)} nats`);
   }
   const mismatched = s.policies.filter((p) => p.logged?.over);
   if (mismatched.length) {

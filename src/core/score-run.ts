@@ -3,6 +3,7 @@ import type { Scorer, ScoreRequest } from '../scorers/scorer';
 import { policyDefaults } from './config';
 import { kishEss } from './diagnostics/weights';
 import { policyFingerprint, scoreKey, seamGroup } from './fingerprint';
+import { EndpointBlockedError, endpointKey, type EndpointProfile, type RepeatLine } from './endpoint-profile';
 import { countLines } from './line-count';
 import { readLog } from './log-reader';
 import { ScoreStore, defaultScoresPath, type StoreOpenReport } from './score-store';
@@ -43,6 +44,34 @@ export interface ScoreRunOptions {
   maxLineBytes?: number;
   /** How many individual mismatches to keep as examples in the summary. */
   exampleLimit?: number;
+  /**
+   * Asks an endpoint what it does before its first request (src/doctor's cheap
+   * probes): once per endpoint, only when something is left to score there. A
+   * profile with blockers stops the run with EndpointBlockedError; the profile
+   * is written into the scores file either way.
+   */
+  probe?: (target: ProbeRequest) => Promise<EndpointProfile | undefined>;
+  /** Score a uniform sample of `sample` records (default 20) `k` more times per fingerprint, to measure the noise on real data. */
+  repeat?: { k: number; sample?: number };
+}
+
+/** What a probe needs of an endpoint: a backend for it, and every policy the run scores there. */
+export interface ProbeRequest {
+  scorer: Scorer;
+  provider: string;
+  model: string;
+  policies: { name: string; policy: PolicyConfig; spec: TemplateSpec & { variant?: string } }[];
+}
+
+/** The endpoint's noise on one policy: from --repeat on the log's own records, else from the probe. */
+export interface NoiseFloor {
+  /** Largest |Δ| of one response's log-prob between answers to the same prompt (nats). */
+  nats: number;
+  source: 'repeat' | 'probe';
+  /** repeat: records measured, their spreads' median, and K. */
+  records?: number;
+  medianSpread?: number;
+  k?: number;
 }
 
 export interface LoggedComparison {
@@ -60,6 +89,8 @@ export interface LoggedComparison {
 export interface LoggedIdentical {
   n: number;
   differ: number;
+  /** Of the differing records, those whose |Δ| is within the endpoint's measured noise floor. */
+  withinFloor?: number;
   examples: { record: string; line: number; logged: number; loggedBehavior: number }[];
 }
 
@@ -77,6 +108,7 @@ export interface PolicySummary {
   suspect?: { count: number; approximate: number; reasons: { reason: string; count: number }[] };
   logged?: LoggedComparison;
   loggedIdentical?: LoggedIdentical;
+  noiseFloor?: NoiseFloor;
 }
 
 export interface ScoreRunSummary {
@@ -98,6 +130,8 @@ export interface ScoreRunSummary {
   seconds: number;
   /** Distinct error messages with how often each occurred. */
   errors: { message: string; count: number }[];
+  /** What the probes found of each endpoint this run sent to (also written into the scores file). */
+  endpoints: EndpointProfile[];
 }
 
 /** Policies that score alike: one fingerprint, scored once, its result shared by every name. */
@@ -131,6 +165,10 @@ export function policyGroups(config: CjeConfig, wanted?: Set<string>): PolicyGro
 
 interface Group extends PolicyGroup {
   scorer?: Scorer;
+  /** Settles once the scorer exists and its endpoint has been probed. */
+  ready?: Promise<void>;
+  /** A uniform sample of the records seen, for --repeat. */
+  reservoir: Job[];
   pending: Job[];
   active: number;
   concurrency: number;
@@ -168,7 +206,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   const groups = new Map<string, Group>();
   for (const pg of policyGroups(config, wanted)) {
     const d = policyDefaults(pg.policy);
-    groups.set(pg.fingerprint, { ...pg, pending: [], active: 0, concurrency: d.concurrency, waiters: [] });
+    groups.set(pg.fingerprint, { ...pg, pending: [], active: 0, concurrency: d.concurrency, waiters: [], reservoir: [] });
   }
 
   // Every batch in flight links its own signal to the run's: that many listeners is expected, not a leak.
@@ -278,9 +316,79 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     emitProgress();
   };
 
+  // The scorer is made at a group's first send, so a rerun with nothing left starts no worker and asks no server.
+  const probes = new Map<string, Promise<EndpointProfile | undefined>>();
+  const endpoints: EndpointProfile[] = [];
+  const ready = (g: Group) =>
+    (g.ready ??= (async () => {
+      g.scorer = await opts.makeScorer(g.policy, g.names[0]);
+      if (!opts.probe) return;
+      const ek = endpointKey(g.policy);
+      let pr = probes.get(ek);
+      if (!pr) {
+        const on = [...groups.values()].filter((o) => endpointKey(o.policy) === ek);
+        pr = opts.probe({
+          scorer: g.scorer,
+          provider: g.policy.provider,
+          model: g.policy.model,
+          policies: on.flatMap((o) => o.names.map((name) => ({ name, policy: config.policies[name], spec: o.spec }))),
+        }).then((profile) => {
+          if (profile) {
+            store.appendExtra([profile]);
+            endpoints.push(profile);
+          }
+          return profile;
+        });
+        probes.set(ek, pr);
+      }
+      const profile = await pr;
+      if (profile?.blockers.length) throw new EndpointBlockedError(profile);
+      if (profile) g.scorer.adopt?.(profile);
+    })());
+  // Reservoir sampling (Algorithm R): every record seen so far is in the sample with the same chance.
+  const sampleSize = Math.max(1, opts.repeat?.sample ?? 20);
+  let rng = 0x9e3779b9;
+  const random = () => {
+    rng ^= rng << 13;
+    rng ^= rng >>> 17;
+    rng ^= rng << 5;
+    return (rng >>> 0) / 2 ** 32;
+  };
+  const sample = (g: Group, job: Job, seen: number) => {
+    if (g.reservoir.length < sampleSize) g.reservoir.push(job);
+    else {
+      const j = Math.floor(random() * seen);
+      if (j < sampleSize) g.reservoir[j] = job;
+    }
+  };
+  const repeatSpreads = new Map<string, number[]>();
+  const repeatGroup = async (g: Group) => {
+    const todo = g.reservoir.filter((j) => store.logprobOf(j.key) !== undefined && !store.hasRepeat(j.key, g.names[0]));
+    const values = todo.map((j) => [store.logprobOf(j.key)!]);
+    if (todo.length) await ready(g);
+    for (let round = 0; round < (opts.repeat?.k ?? 0) && todo.length; round++) {
+      for (let i = 0; i < todo.length; i += batchSizeOf(g)) {
+        if (opts.signal?.aborted) return;
+        const chunk = todo.slice(i, i + batchSizeOf(g));
+        const res = await g.scorer!.scoreBatch(chunk.map((j) => ({ rendered: j.rendered, endOfTurn: g.spec.endOfTurn })), opts.signal);
+        res.forEach((r, k) => r.ok && values[i + k].push(r.value.logprob));
+      }
+    }
+    const lines: RepeatLine[] = [];
+    todo.forEach((j, i) => {
+      if (values[i].length < 2) return;
+      lines.push({ kind: 'repeat', policy: g.names[0], fingerprint: g.fingerprint, record: j.record.id, line: j.record.line, key: j.key, logprobs: values[i] });
+    });
+    store.appendExtra(lines);
+    const spreads = lines.map((l) => Math.max(...l.logprobs) - Math.min(...l.logprobs));
+    if (spreads.length) repeatSpreads.set(g.fingerprint, spreads);
+  };
+  const batchSizeOf = (g: Group) => g.scorer?.batchSize ?? policyDefaults(g.policy).batchSize;
+
   const inflight = new Set<Promise<void>>();
   let fatal: unknown;
   const launch = async (g: Group) => {
+    await ready(g);
     while (g.active >= g.concurrency) await new Promise<void>((r) => g.waiters.push(r));
     const batch = g.pending.splice(0, g.scorer!.batchSize);
     if (!batch.length) return;
@@ -306,7 +414,6 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   };
 
   try {
-    for (const g of groups.values()) g.scorer = await opts.makeScorer(g.policy, g.names[0]);
     for await (const item of readLog(opts.logFile, { maxLineBytes: opts.maxLineBytes })) {
       if (opts.signal?.aborted || fatal) break;
       if (item.kind === 'issue') {
@@ -332,6 +439,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         }
         const key = scoreKey(rendered, g.fingerprint);
         const job: Job = { record: rec, rendered, key };
+        if (opts.repeat) sample(g, job, records);
         const missing = g.names.filter((n) => !store.has(key, n));
         if (missing.length === 0) {
           const lp = store.logprobOf(key)!;
@@ -355,7 +463,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         }
         g.pending.push(job);
         approxTokens += tokenRate.add(rendered.text);
-        if (g.pending.length >= g.scorer!.batchSize) await launch(g);
+        if (g.pending.length >= batchSizeOf(g)) await launch(g);
       }
       if (records % 64 === 0) emitProgress();
     }
@@ -363,6 +471,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
       for (const g of groups.values()) while (g.pending.length) await launch(g);
     }
     while (inflight.size) await Promise.race(inflight);
+    if (opts.repeat && !opts.signal?.aborted && !fatal) for (const g of groups.values()) await repeatGroup(g);
   } finally {
     store.close();
     for (const g of groups.values()) await g.scorer?.close?.();
@@ -371,6 +480,12 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   emitProgress(!opts.signal?.aborted);
 
   const tolerance = config.logprobTolerance ?? 0.01;
+  const floorOf = (g: Group): NoiseFloor | undefined => {
+    const spreads = repeatSpreads.get(g.fingerprint);
+    if (spreads?.length) return { nats: Math.max(...spreads), source: 'repeat', records: spreads.length, medianSpread: median(spreads), k: opts.repeat?.k };
+    const p = [...store.profiles].reverse().find((e) => e.probes.noiseFloor !== null && e.policies.includes(g.names[0]));
+    return p ? { nats: p.probes.noiseFloor!, source: 'probe' } : undefined;
+  };
   const behaviorLps = logprobs.get(config.behavior)!;
   const policies: PolicySummary[] = [];
   for (const g of groups.values()) {
@@ -397,6 +512,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         meanLogprob: lps.size ? sum / lps.size : null,
         essFraction,
       };
+      const floor = floorOf(g);
+      if (floor) summary.noiseFloor = floor;
       const sus = suspects.get(name);
       if (sus) summary.suspect = { count: sus.count, approximate: sus.approximate, reasons: [...sus.reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count) };
       const lg = logged.get(name)!;
@@ -435,6 +552,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
           li.n++;
           if (value !== b.value) {
             li.differ++;
+            if (floor && Math.abs(value - b.value) <= floor.nats) li.withinFloor = (li.withinFloor ?? 0) + 1;
             if (li.examples.length < (opts.exampleLimit ?? 5)) li.examples.push({ record: rid, line, logged: value, loggedBehavior: b.value });
           }
         }
@@ -458,5 +576,6 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     policies,
     seconds: (Date.now() - t0) / 1000,
     errors: [...errorCounts].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count),
+    endpoints,
   };
 }

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { readLines } from './jsonl-lines';
+import { isExtraLine, type EndpointProfile, type ExtraLine, type RepeatLine } from './endpoint-profile';
 import type { LogIssue, ScoreLine } from './types';
 
 interface Done {
@@ -31,6 +32,10 @@ export class ScoreStore {
   private fd: number | undefined;
   private readFd: number | undefined;
   private size = 0;
+  /** Endpoint profiles found in the file, newest last. */
+  readonly profiles: EndpointProfile[] = [];
+  /** Keys (with policy) that already have repeat lines: a resumed --repeat does not measure them again. */
+  private readonly repeated = new Set<string>();
 
   private constructor(readonly file: string) {}
 
@@ -40,9 +45,9 @@ export class ScoreStore {
     if (fs.existsSync(file)) {
       let keepBytes = 0;
       for await (const l of readLines(file, { maxLineBytes: 256 * 1024 * 1024 })) {
-        let parsed: ScoreLine | undefined;
+        let parsed: ScoreLine | ExtraLine | undefined;
         try {
-          parsed = l.text !== undefined && l.text.trim() ? (JSON.parse(l.text) as ScoreLine) : undefined;
+          parsed = l.text !== undefined && l.text.trim() ? (JSON.parse(l.text) as ScoreLine | ExtraLine) : undefined;
         } catch {
           parsed = undefined;
         }
@@ -53,6 +58,12 @@ export class ScoreStore {
         }
         keepBytes = l.offset + l.bytes + 1;
         if (l.text !== undefined && !l.text.trim()) continue;
+        // Profile and repeat lines say how the endpoint behaved; kinds this version does not know are skipped.
+        if (isExtraLine(parsed)) {
+          if (parsed.kind === 'endpoint_profile') store.profiles.push(parsed as EndpointProfile);
+          else if (parsed.kind === 'repeat') store.repeated.add(repeatKey(parsed as RepeatLine));
+          continue;
+        }
         if (!parsed || typeof parsed.key !== 'string' || typeof parsed.policy !== 'string') {
           report.corrupt.push({ file, line: l.line, reason: 'not a score line (ignored; its record is scored again)' });
           continue;
@@ -118,6 +129,23 @@ export class ScoreStore {
     this.size = offset;
   }
 
+  /** Appends endpoint profiles or repeat lines, which resume ignores except to skip repeats already measured. */
+  appendExtra(lines: ExtraLine[]): void {
+    if (this.fd === undefined) throw new Error(`score store ${this.file} is closed`);
+    if (!lines.length) return;
+    const buf = Buffer.from(lines.map((l) => JSON.stringify(l) + '\n').join(''), 'utf8');
+    for (let written = 0; written < buf.length; ) written += fs.writeSync(this.fd, buf, written);
+    this.size += buf.length;
+    for (const l of lines) {
+      if (l.kind === 'endpoint_profile') this.profiles.push(l);
+      else this.repeated.add(repeatKey(l));
+    }
+  }
+
+  hasRepeat(key: string, policy: string): boolean {
+    return this.repeated.has(JSON.stringify([key, policy]));
+  }
+
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     if (this.readFd !== undefined) fs.closeSync(this.readFd);
@@ -130,3 +158,5 @@ export class ScoreStore {
 export function defaultScoresPath(logFile: string): string {
   return logFile.replace(/\.jsonl?$/i, '') + '.scores.jsonl';
 }
+
+const repeatKey = (l: Pick<RepeatLine, 'key' | 'policy'>) => JSON.stringify([l.key, l.policy]);

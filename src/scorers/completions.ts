@@ -1,5 +1,7 @@
 import OpenAI from 'openai';
+import type { EndpointProfile } from '../core/endpoint-profile';
 import { extractSpan, spanByPrefixCount, spanFromIds, type EchoedTokens, type SpanResult } from '../core/span';
+import { BadResponse, NO_LOGPROBS, readChoices, withoutGenerated, type Echo, type ParsedChoice } from './echo-shape';
 import type { IdEncoder, SeparateIds } from './separate-tokenization';
 import type { ScoreRequest, Scorer } from './scorer';
 
@@ -15,10 +17,13 @@ export interface CompletionsScorerOptions {
   topLogprobs?: number;
   /** Separate tokenization: prompts are sent as token ids made by this encoder. */
   separate?: IdEncoder;
+  /**
+   * 0 (default): nothing is generated. 1 for servers that refuse 0 (TGI and
+   * others): the one generated token is cut from the echo before the span is read.
+   */
+  maxTokens?: 0 | 1;
 }
 
-/** Errors in a 200 response that the SDK does not retry: a body that is not JSON or lacks logprobs. */
-class BadResponse extends Error {}
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -75,10 +80,12 @@ export class CompletionsScorer implements Scorer {
   private listsUnreliable = false;
   private readonly client: OpenAI;
   private readonly maxRetries: number;
+  private maxTokens: 0 | 1;
 
   constructor(private readonly opts: CompletionsScorerOptions) {
     this.wantedBatch = Math.max(1, opts.batchSize ?? 8);
     this.maxRetries = opts.maxRetries ?? 5;
+    this.maxTokens = opts.maxTokens ?? 0;
     this.client = new OpenAI({
       baseURL: opts.baseURL,
       // The SDK insists on a key; servers without one must not receive a made-up bearer token.
@@ -97,19 +104,29 @@ export class CompletionsScorer implements Scorer {
             model: this.opts.model,
             prompt: prompts.length === 1 ? prompts[0] : prompts,
             echo: true,
-            max_tokens: 0,
+            max_tokens: this.maxTokens,
             logprobs: this.opts.topLogprobs ?? 1,
             temperature: 0,
           },
           { signal },
         );
-        return parseEcho(res, prompts.length);
+        return parseEcho(res, prompts, this.maxTokens);
       } catch (e) {
         const malformed = e instanceof BadResponse || e instanceof SyntaxError;
         if (!malformed || attempt >= this.maxRetries || signal?.aborted) throw e;
         await sleep(Math.min(500 * 2 ** attempt, 8000), signal);
       }
     }
+  }
+
+  /** Where probes should ask: this scorer's own endpoint, key included (never written anywhere). */
+  get endpoint(): { baseURL: string; model: string; apiKey?: string; timeoutMs?: number } {
+    return { baseURL: this.opts.baseURL, model: this.opts.model, apiKey: this.opts.apiKey, timeoutMs: this.opts.timeoutMs };
+  }
+
+  adopt(profile: EndpointProfile): void {
+    if (profile.probes.maxTokens === 1) this.maxTokens = 1;
+    if (profile.probes.listPrompts === false) this.listsRefused = true;
   }
 
   get batchSize(): number {
@@ -200,15 +217,9 @@ export class CompletionsScorer implements Scorer {
   }
 }
 
-/** Fireworks' raw_output carries the prompt's token ids. */
-function rawPromptIds(c: unknown): number[] | undefined {
-  const raw = (c as { raw_output?: { prompt_token_ids?: unknown } } | null)?.raw_output;
-  return Array.isArray(raw?.prompt_token_ids) ? (raw!.prompt_token_ids as number[]) : undefined;
-}
-
 interface EchoAnswer {
   /** The echo for each prompt, by position; missing where none could be matched. */
-  echoes: (EchoedTokens & { token_ids?: number[] } | undefined)[];
+  echoes: (Echo | undefined)[];
   /** Why the choices could not be matched to the prompts by their indices. */
   unmatched?: string;
 }
@@ -219,46 +230,31 @@ interface EchoAnswer {
  * list answer proves nothing: then the answer is `unmatched` and the caller
  * sends each prompt alone (one prompt, one choice: no doubt).
  */
-function parseEcho(res: unknown, n: number): EchoAnswer {
-  const choices = (res as { choices?: unknown })?.choices;
-  if (!Array.isArray(choices) || choices.length === 0) {
-    throw new BadResponse(`the server answered ${Array.isArray(choices) ? 'no' : 'without'} choices for ${n} prompt(s)`);
-  }
-  const echoes: (EchoedTokens | undefined)[] = new Array(n).fill(undefined);
-  const toEcho = (c: unknown): EchoedTokens & { token_ids?: number[] } => {
-    const lp = (c as { logprobs?: Record<string, unknown> } | null)?.logprobs;
-    if (!lp || !Array.isArray(lp.tokens) || !Array.isArray(lp.token_logprobs)) {
-      throw new BadResponse('the server answered without logprobs: does it support echo with logprobs for this model?');
-    }
-    return {
-      tokens: lp.tokens as string[],
-      token_logprobs: lp.token_logprobs as (number | null)[],
-      token_ids: (lp.token_ids ?? rawPromptIds(c)) as number[] | undefined,
-      text_offset: lp.text_offset as number[] | undefined,
-      entropy: lp.entropy as (number | null)[] | undefined,
-      top_logprobs: lp.top_logprobs as EchoedTokens['top_logprobs'],
-    };
+function parseEcho(res: unknown, prompts: string[] | number[][], maxTokens: number): EchoAnswer {
+  const n = prompts.length;
+  const { source, choices } = readChoices(res, n);
+  const echoes: (Echo | undefined)[] = new Array(n).fill(undefined);
+  const what = source === 'prompt-field' ? 'prompt entries' : 'choices';
+  const place = (i: number, c: ParsedChoice) => {
+    if (c.echo) echoes[i] = maxTokens > 0 && source === 'choices' ? withoutGenerated(c.echo, c.text, prompts[i]) : c.echo;
   };
   if (n === 1) {
-    if (choices.length !== 1) return { echoes, unmatched: `the server answered ${choices.length} choices for 1 prompt` };
-    echoes[0] = toEcho(choices[0]);
+    if (choices.length !== 1) return { echoes, unmatched: `the server answered ${choices.length} ${what} for 1 prompt` };
+    if (!choices[0].echo) throw new BadResponse(NO_LOGPROBS);
+    place(0, choices[0]);
     return { echoes };
   }
-  if (choices.length !== n) return { echoes, unmatched: `the server answered ${choices.length} choices for ${n} prompts` };
+  if (choices.length !== n) return { echoes, unmatched: `the server answered ${choices.length} ${what} for ${n} prompts` };
   const seen = new Set<number>();
   for (const c of choices) {
-    const idx = (c as { index?: unknown } | null)?.index;
-    if (typeof idx !== 'number' || !Number.isInteger(idx)) return { echoes: new Array(n).fill(undefined), unmatched: 'the server answered choices without an index: their order proves nothing' };
+    const idx = c.index;
+    if (typeof idx !== 'number' || !Number.isInteger(idx)) return { echoes: new Array(n).fill(undefined), unmatched: `the server answered ${what} without an index: their order proves nothing` };
     if (idx < 0 || idx >= n) return { echoes: new Array(n).fill(undefined), unmatched: `the server answered a choice with index ${idx} for ${n} prompts` };
     if (seen.has(idx)) return { echoes: new Array(n).fill(undefined), unmatched: `the server answered two choices with index ${idx}` };
     seen.add(idx);
-    try {
-      echoes[idx] = toEcho(c);
-    } catch (e) {
-      // One choice without logprobs: its prompt is asked again alone, the others stand.
-      if (!(e instanceof BadResponse)) throw e;
-    }
+    // One choice without logprobs: its prompt is asked again alone, the others stand.
+    place(idx, c);
   }
-  if (echoes.every((e) => !e)) throw new BadResponse('the server answered without logprobs: does it support echo with logprobs for this model?');
+  if (echoes.every((e) => !e)) throw new BadResponse(NO_LOGPROBS);
   return { echoes };
 }

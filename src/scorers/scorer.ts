@@ -1,3 +1,4 @@
+import type { EndpointProfile } from '../core/endpoint-profile';
 import type { SpanResult } from '../core/span';
 import type { RenderedPrompt } from '../core/types';
 
@@ -14,4 +15,6 @@ export interface Scorer {
   /** Results in the order of `requests`; a failure of one prompt is a result, not a throw. */
   scoreBatch(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]>;
   close?(): Promise<void>;
+  /** Takes what the endpoint's probes found (e.g. that it needs max_tokens 1). */
+  adopt?(profile: EndpointProfile): void;
 }

@@ -26,8 +26,13 @@ function cje(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (kill: () =>
   });
 }
 
+/** The score lines of a scores file (endpoint profiles and repeat lines carry a `kind`). */
 function lines(file: string): string[] {
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l && !l.startsWith('{"kind":'));
+}
+
+function profiles(file: string): { baseURL: string; model: string; policies: string[]; blockers: string[] }[] {
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{"kind":"endpoint_profile"')).map((l) => JSON.parse(l));
 }
 
 describe('cje score (the command line, as a child process)', function () {
@@ -82,6 +87,8 @@ describe('cje score (the command line, as a child process)', function () {
     assert.match(r.stdout, /records 60 · scored 120 .* reused 60 .* failed 0 · bad lines 1/);
     assert.match(r.stdout, /^clone\s+target\s+= base\s+60\s+0\s+\S+\s+1\.000$/m);
     assert.equal(lines(path.join(dir, 'log.scores.jsonl')).length, 180);
+    // The cheap probes ran once per endpoint (two models) before their first request, and their profiles are kept.
+    assert.deepEqual(profiles(path.join(dir, 'log.scores.jsonl')).map((p) => [p.model, p.policies.join(',')]), [['toy', 'base,clone'], ['toy-2', 'other']]);
   });
 
   it('survives kill -9 mid-run: a rerun resumes, rescoring nothing already written and losing nothing', async () => {
@@ -96,7 +103,7 @@ describe('cje score (the command line, as a child process)', function () {
     });
     assert.equal(killed.signal, 'SIGKILL');
     const before = fs.readFileSync(out, 'utf8');
-    const complete = before.slice(0, before.lastIndexOf('\n') + 1).split('\n').filter(Boolean);
+    const complete = before.slice(0, before.lastIndexOf('\n') + 1).split('\n').filter((l) => l && !l.startsWith('{"kind":'));
     assert.ok(complete.length >= 30 && complete.length < 180, `${complete.length} lines written before the kill`);
     for (const l of complete) JSON.parse(l);
     const requestsBefore = server.requests.length;
@@ -111,7 +118,9 @@ describe('cje score (the command line, as a child process)', function () {
     assert.equal(new Set(keys).size, 180);
     // Only what was missing was sent again: at most 2 fingerprints × 60 records in both runs together, plus in-flight ones.
     const doneBefore = new Set(complete.map((l) => JSON.parse(l)).filter((l) => l.policy !== 'clone').map((l) => l.key)).size;
-    const sentAfter = server.requests.length - requestsBefore;
+    // Probe requests (the endpoint is asked again on resume) carry none of the log's prompts.
+    const fromLog = (r: (typeof server.requests)[number]) => JSON.stringify((r.body as { prompt?: unknown } | undefined)?.prompt ?? '').includes('Question number');
+    const sentAfter = server.requests.slice(requestsBefore).filter(fromLog).length;
     assert.ok(sentAfter <= 120 - doneBefore, `sent ${sentAfter} prompts after resume, ${doneBefore} were done`);
   });
 
@@ -159,8 +168,11 @@ describe('cje score (the command line, as a child process)', function () {
       const ok = await cje(['score', log, '--config', cfg, '--out', path.join(dir, 'ok.jsonl')], { CJE_TEST_KEY: secret });
       assert.match(ok.stdout, /scored 60/);
       const bad = await cje(['score', log, '--config', cfg, '--out', path.join(dir, 'bad.jsonl')], { CJE_TEST_KEY: secret.replace('Zq9', 'XXX') });
-      assert.match(bad.stdout, /failed 60/);
-      assert.match(fs.readFileSync(path.join(dir, 'bad.jsonl'), 'utf8'), /HTTP 401/);
+      // A refused key is found by the probe before the log is sent: the run stops with the server's answer, and only the profile is written.
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /cannot score base:\n  the echo request failed: HTTP 401/);
+      assert.equal(lines(path.join(dir, 'bad.jsonl')).length, 0);
+      assert.match(profiles(path.join(dir, 'bad.jsonl'))[0].blockers.join(), /HTTP 401/);
       for (const text of [ok.stdout, ok.stderr, bad.stdout, bad.stderr, fs.readFileSync(path.join(dir, 'ok.jsonl'), 'utf8'), fs.readFileSync(path.join(dir, 'bad.jsonl'), 'utf8')]) {
         assert.ok(!text.includes('Zq9Zq9') && !text.includes('XXXZq9'), 'the key leaked');
       }

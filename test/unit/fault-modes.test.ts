@@ -182,7 +182,7 @@ const MODES: Mode[] = [
     apply: ({ lp, choice }) => {
       if (lp && choice) choice.logprobs = null;
     },
-    expect: { error: /answered without logprobs/ },
+    expect: { error: /answered without prompt log-probs/ },
   },
 ];
 
