@@ -265,6 +265,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     tokens: res.ok ? res.value.tokens : [],
     token_logprobs: res.ok ? res.value.token_logprobs : [],
     ...(res.ok && res.value.entropy ? { entropy: res.value.entropy } : {}),
+    ...(res.ok && res.value.top_logprobs && (g.policy.topLogprobs ?? 1) > 1 ? { top_logprobs: res.value.top_logprobs } : {}),
     span: res.ok ? res.value.span : null,
     error: res.ok ? null : res.error,
     ...(res.ok && res.value.suspect?.length ? { suspect: res.value.suspect } : {}),

@@ -16,6 +16,8 @@ export interface ScoredSpan {
   tokens: string[];
   token_logprobs: number[];
   entropy?: (number | null)[];
+  /** The server's top alternatives per scored token, when more than one was asked for. */
+  top_logprobs?: (Record<string, number> | null)[];
   /** Why the number is usable but doubtful; absent when every check passed. */
   suspect?: string[];
 }
@@ -596,6 +598,7 @@ export function extractSpan(rendered: RenderedPrompt, echo: EchoedTokens, opts: 
   if (notes.length) span.notes = notes;
   const out: ScoredSpan = { span, logprob: sum, tokens: tokens.slice(first, end), token_logprobs: numbers };
   if (Array.isArray(echo.entropy) && echo.entropy.length === tokens.length) out.entropy = echo.entropy.slice(first, end);
+  if (Array.isArray(echo.top_logprobs) && echo.top_logprobs.length === tokens.length) out.top_logprobs = echo.top_logprobs.slice(first, end);
   if (suspect.length) out.suspect = suspect;
   return { ok: true, value: out };
 }
@@ -684,6 +687,7 @@ export function spanFromIds(rendered: RenderedPrompt, echo: EchoedTokens & { tok
     token_logprobs: numbers,
   };
   if (Array.isArray(echo.entropy) && echo.entropy.length === tokens.length) out.entropy = echo.entropy.slice(first, end);
+  if (Array.isArray(echo.top_logprobs) && echo.top_logprobs.length === tokens.length) out.top_logprobs = echo.top_logprobs.slice(first, end);
   if (checked.suspect.length) out.suspect = checked.suspect;
   return { ok: true, value: out };
 }

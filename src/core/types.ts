@@ -156,6 +156,8 @@ export interface PolicyConfig {
   date?: string;
   maxRetries?: number;
   timeoutMs?: number;
+  /** Alternatives asked per token (default 1). Above 1 the scores keep them, for the token view. Not part of the fingerprint. */
+  topLogprobs?: number;
 }
 
 export interface CjeConfig {
@@ -220,6 +222,8 @@ export interface ScoreLine {
   tokens: string[];
   token_logprobs: number[];
   entropy?: (number | null)[];
+  /** Top alternatives per token of the span (token → log-prob), kept when the policy asks for topLogprobs > 1. */
+  top_logprobs?: (Record<string, number> | null)[];
   span: SpanInfo | null;
   error: string | null;
   /** Why a kept number is doubtful (an approximate prefix count, a near-zero single token, …); absent when every check passed. */

@@ -30,6 +30,7 @@ export async function scorerSettings(policy: PolicyConfig, baseDir: string) {
     batchSize: d.batchSize,
     maxRetries: d.maxRetries,
     timeoutMs: d.timeoutMs,
+    topLogprobs: policy.topLogprobs ?? 1,
     ...(policy.tokenization === 'separate' ? { separate: await loadIdEncoder(policy, baseDir) } : {}),
   };
 }

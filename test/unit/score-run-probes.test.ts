@@ -40,8 +40,10 @@ describe('runScoring: probes before the first request, --repeat, and no backend 
   /** Request number of every answer that carried a prompt (by prompt text). */
   let answeredBy: Map<string, number[]>;
   const EPS = 0.001;
+  let drifting = true;
 
   beforeEach(async () => {
+    drifting = true;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-probe-'));
     log = path.join(dir, 'log.jsonl');
     fs.writeFileSync(log, RECORDS.map((r) => JSON.stringify(r)).join('\n') + '\n');
@@ -51,6 +53,7 @@ describe('runScoring: probes before the first request, --repeat, and no backend 
       // A nondeterministic server whose drift is known exactly: answer number r lowers the last token by r·EPS.
       transform: (answer, prompts) => {
         n++;
+        if (!drifting) return answer;
         answer.choices.forEach((c, i) => {
           const lps = c.logprobs!.token_logprobs;
           lps[lps.length - 1] = lps[lps.length - 1]! - n * EPS;
@@ -139,5 +142,29 @@ describe('runScoring: probes before the first request, --repeat, and no backend 
     const before = server.requests.length;
     await runScoring({ logFile: log, config: config(), makeScorer, repeat: { k: 2, sample: 3 } });
     assert.equal(server.requests.length, before);
+  });
+
+  it('keeps the top alternatives per token when a policy asks for more than one', async () => {
+    drifting = false;
+    const cfg: CjeConfig = { behavior: 'base', policies: { base: policy({ topLogprobs: 3 }), other: policy({ model: 'toy-2' }) } };
+    const mk = async (p: PolicyConfig) => new CompletionsScorer({ baseURL: p.baseURL!, model: p.model, batchSize: 2, maxRetries: 0, topLogprobs: p.topLogprobs ?? 1 });
+    const s = await runScoring({ logFile: log, config: cfg, makeScorer: mk });
+    const lines = fs.readFileSync(s.outFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const asked = server.requests.filter((r) => r.path === '/v1/completions').map((r) => [(r.body as { model: string }).model, (r.body as { logprobs: number }).logprobs]);
+    assert.deepEqual([...new Set(asked.map((a) => a.join(':')))].sort(), ['toy-2:1', 'toy-8b:3']);
+    for (const l of lines) {
+      if (l.policy === 'other') {
+        assert.equal(l.top_logprobs, undefined);
+        continue;
+      }
+      assert.equal(l.top_logprobs.length, l.tokens.length);
+      l.top_logprobs.forEach((alts: Record<string, number>, i: number) => {
+        const n = Object.keys(alts).length;
+        assert.ok(n >= 1 && n <= 4, `token ${i}: ${n} alternatives`);
+        // The server's own token is among its alternatives or below all of them.
+        if (l.tokens[i] in alts) assert.equal(alts[l.tokens[i]], l.token_logprobs[i]);
+        else assert.ok(Object.values(alts).every((v) => v >= l.token_logprobs[i]));
+      });
+    }
   });
 });
