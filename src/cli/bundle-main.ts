@@ -3,6 +3,7 @@
 // compiled sources (out/src) and no bin/. The extension starts the local
 // worker as `<extension host's node> out/dist/cje.js worker --model DIR`;
 // a user can run any other `cje` command from it too.
+import { redact } from '../core/secrets';
 import { main } from './main';
 
 main(process.argv.slice(2)).then(
@@ -10,7 +11,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    console.error(`cje: ${err && (err as Error).message ? (err as Error).message : err}`);
+    console.error(`cje: ${redact(String(err && (err as Error).message ? (err as Error).message : err))}`);
     process.exitCode = 2;
   },
 );

@@ -9,6 +9,7 @@ import { estimateRun, type RunEstimate } from '../core/score-estimate';
 import { formatApproxCount } from '../core/token-estimate';
 import { completionsScorerFactory } from '../scorers/make-scorer';
 import { EndpointBlockedError } from '../core/endpoint-profile';
+import { StoreLockedError, StoreWriteError } from '../core/score-store';
 import { cheapProbes } from '../doctor/before-scoring';
 import { withLocalWorkers, workers } from '../worker/manager';
 import type { Io } from './main';
@@ -113,6 +114,11 @@ export async function scoreCommand(argv: string[], io: Io): Promise<number> {
     else io.out.write(formatSummary(summary));
     return summary.failed || summary.badLines || summary.cancelled ? 1 : 0;
   } catch (e) {
+    if (e instanceof StoreWriteError || e instanceof StoreLockedError) {
+      if (tty) io.err.write('\r\x1b[K');
+      io.err.write(`cje: ${e.message}\n`);
+      return 1;
+    }
     if (!(e instanceof EndpointBlockedError)) throw e;
     if (tty) io.err.write('\r\x1b[K');
     const p = e.profile;
@@ -178,6 +184,16 @@ export function formatSummary(s: ScoreRunSummary): string {
     out.push('');
     out.push('noise on the log itself (--repeat): the spread of one record scored again and again');
     for (const p of repeated) out.push(`  ${[p.name, ...p.sameAs].join(' = ')}: ${p.noiseFloor!.records} records, median spread ${num(p.noiseFloor!.medianSpread ?? 0, 4)}, max ${num(p.noiseFloor!.nats, 4)} nats`);
+  }
+  if (s.duplicates.count) {
+    out.push('');
+    out.push(
+      `${s.duplicates.count} record(s) repeat an earlier record's prompt and response: each has its own score line with the same numbers (${s.duplicates.examples.map((d) => `line ${d.line} = line ${d.sameAs}`).join(', ')}${s.duplicates.count > s.duplicates.examples.length ? ', …' : ''})`,
+    );
+  }
+  if (s.store.rechecked?.failed) {
+    out.push('');
+    out.push(`${s.store.rechecked.failed} result(s) written before the current answer checks failed them now and were scored again (e.g. ${s.store.rechecked.examples[0].reason})`);
   }
   const mismatched = s.policies.filter((p) => p.logged?.over);
   if (mismatched.length) {

@@ -1,3 +1,4 @@
+import { rememberSecret } from './secrets';
 import type { PolicyConfig } from './types';
 
 export const FIREWORKS_BASE_URL = 'https://api.fireworks.ai/inference/v1';
@@ -21,6 +22,7 @@ export async function resolveEndpoint(policy: PolicyConfig, secrets: SecretLooku
     case 'fireworks': {
       const env = policy.apiKeyEnv ?? FIREWORKS_KEY_ENV;
       const apiKey = await secrets(env);
+      rememberSecret(apiKey);
       if (!apiKey) throw new Error(`provider fireworks needs an API key: set ${env} (or run "CJE: Set Fireworks API Key" in VS Code)`);
       return { baseURL: policy.baseURL ?? FIREWORKS_BASE_URL, apiKey, keySource: env };
     }
@@ -29,6 +31,7 @@ export async function resolveEndpoint(policy: PolicyConfig, secrets: SecretLooku
       if (!policy.baseURL) throw new Error(`provider ${policy.provider} needs baseURL`);
       if (!policy.apiKeyEnv) return { baseURL: policy.baseURL };
       const apiKey = await secrets(policy.apiKeyEnv);
+      rememberSecret(apiKey);
       if (!apiKey) throw new Error(`policy names apiKeyEnv ${policy.apiKeyEnv}, which is not set`);
       return { baseURL: policy.baseURL, apiKey, keySource: policy.apiKeyEnv };
     }

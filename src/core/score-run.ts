@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import type { Scorer, ScoreRequest } from '../scorers/scorer';
 import { policyDefaults } from './config';
@@ -9,11 +10,12 @@ import { readLog } from './log-reader';
 import { ScoreStore, defaultScoresPath, type StoreOpenReport } from './score-store';
 import type { SpanResult } from './span';
 
-/** Bumped whenever extractSpan's answer checks change: lines with an older value were checked less. */
-export const ANSWER_CHECKS_VERSION = 1;
+import { ANSWER_CHECKS_VERSION } from './span';
+export { ANSWER_CHECKS_VERSION };
 import { policyTemplate } from './policy-template';
 import { renderDateFor } from './render-date';
 import { renderPrompt } from './templates';
+import { redact } from './secrets';
 import { suspectKind } from './suspect-kind';
 import { TokenRate } from './token-estimate';
 import type { ChatMessage, CjeConfig, LogIssue, LogRecord, PolicyConfig, RenderedPrompt, ScoreLine, TemplateSpec } from './types';
@@ -132,6 +134,8 @@ export interface ScoreRunSummary {
   errors: { message: string; count: number }[];
   /** What the probes found of each endpoint this run sent to (also written into the scores file). */
   endpoints: EndpointProfile[];
+  /** Records whose prompt and response repeat an earlier record's: each keeps its own line, with the earlier one's numbers. */
+  duplicates: { count: number; examples: { line: number; record: string; sameAs: number }[] };
 }
 
 /** Policies that score alike: one fingerprint, scored once, its result shared by every name. */
@@ -211,7 +215,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
 
   // Every batch in flight links its own signal to the run's: that many listeners is expected, not a leak.
   if (opts.signal) setMaxListeners([...groups.values()].reduce((n, g) => n + g.concurrency, 10), opts.signal);
-  const { store, report: storeReport } = await ScoreStore.open(outFile);
+  if (sameFile(outFile, opts.logFile)) throw new Error(`the scores file ${outFile} is the log itself: refusing to write into the input (give another --out)`);
+  const { store, report: storeReport } = await ScoreStore.open(outFile, { lock: true });
   const issues: LogIssue[] = [];
   let badLines = 0;
   let records = 0;
@@ -220,6 +225,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   let reused = 0;
   let failed = 0;
   let doneRecords = 0;
+  const duplicates: ScoreRunSummary['duplicates'] = { count: 0, examples: [] };
   const errorCounts = new Map<string, number>();
   const logprobs = new Map<string, Map<number, number>>();
   const failures = new Map<string, number>();
@@ -267,7 +273,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     ...(res.ok && res.value.entropy ? { entropy: res.value.entropy } : {}),
     ...(res.ok && res.value.top_logprobs && (g.policy.topLogprobs ?? 1) > 1 ? { top_logprobs: res.value.top_logprobs } : {}),
     span: res.ok ? res.value.span : null,
-    error: res.ok ? null : res.error,
+    error: res.ok ? null : redact(res.error),
     ...(res.ok && res.value.suspect?.length ? { suspect: res.value.suspect } : {}),
     checks: ANSWER_CHECKS_VERSION,
     seam_group: g.seamGroup,
@@ -290,18 +296,29 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
       s.reasons.set(kind, (s.reasons.get(kind) ?? 0) + 1);
     }
   };
-  const fail = (name: string, rec: LogRecord, message: string) => {
+  const fail = (name: string, rec: LogRecord, raw: string) => {
+    const message = redact(raw);
     failed++;
     failures.set(name, failures.get(name)! + 1);
     failedRecords.add(rec.line);
     errorCounts.set(message, (errorCounts.get(message) ?? 0) + 1);
   };
 
+  // A write that fails (a full disk) stops the run: nothing after it could be kept.
+  const append = (lines: ScoreLine[]) => {
+    try {
+      store.append(lines);
+      return true;
+    } catch (e) {
+      fatal ??= e;
+      return false;
+    }
+  };
   const write = (g: Group, jobs: Job[], results: SpanResult[]) => {
     const lines: ScoreLine[] = [];
     jobs.forEach((job, i) => {
       for (const name of g.names) {
-        if (store.has(job.key, name)) continue;
+        if (store.has(job.key, name) && store.coversLine(job.key, job.record.line)) continue;
         const l = lineFor(g, name, job, results[i]);
         lines.push(l);
         if (l.error === null) {
@@ -312,7 +329,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         } else fail(name, job.record, l.error);
       }
     });
-    store.append(lines);
+    if (!append(lines)) return;
     for (const job of jobs) finishJob(job.record.line);
     emitProgress();
   };
@@ -442,6 +459,18 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         const job: Job = { record: rec, rendered, key };
         if (opts.repeat) sample(g, job, records);
         const missing = g.names.filter((n) => !store.has(key, n));
+        if (missing.length === 0 && !store.coversLine(key, rec.line)) {
+          // Same prompt and response as an earlier record: its own line, the same numbers, pointed out.
+          const prev = store.find(key)!;
+          const firstLine = prev.line;
+          if (!append(g.names.map((n) => ({ ...prev, policy: n, record: rec.id, line: rec.line, duplicate_of: firstLine, reused_from: prev.policy, scored_at: new Date().toISOString() })))) break;
+          for (const n of g.names) record(n, rec, prev.logprob!);
+          duplicates.count++;
+          if (duplicates.examples.length < (opts.exampleLimit ?? 5)) duplicates.examples.push({ line: rec.line, record: rec.id, sameAs: firstLine });
+          reused += g.names.length;
+          finishJob(rec.line);
+          continue;
+        }
         if (missing.length === 0) {
           const lp = store.logprobOf(key)!;
           for (const n of g.names) record(n, rec, lp);
@@ -454,7 +483,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         if (prev) {
           // Scored before under an identical policy: copy, never rescore.
           const lines = missing.map((n) => ({ ...prev, policy: n, record: rec.id, line: rec.line, reused_from: prev.policy, scored_at: new Date().toISOString() }));
-          store.append(lines);
+          if (!append(lines)) break;
           for (const n of g.names) record(n, rec, prev.logprob!);
           if (prev.suspect?.length) for (const n of g.names) noteSuspect(n, prev);
           reused += missing.length;
@@ -578,5 +607,17 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     seconds: (Date.now() - t0) / 1000,
     errors: [...errorCounts].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count),
     endpoints,
+    duplicates,
   };
+}
+
+/** Whether two paths name one file (the same inode, links included); false when either does not exist. */
+export function sameFile(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a);
+    const y = fs.statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }

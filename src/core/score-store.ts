@@ -1,9 +1,12 @@
 import * as fs from 'node:fs';
 import { readLines } from './jsonl-lines';
 import { isExtraLine, type EndpointProfile, type ExtraLine, type RepeatLine } from './endpoint-profile';
+import { ANSWER_CHECKS_VERSION, recheckStoredSpan } from './span';
 import type { LogIssue, ScoreLine } from './types';
 
 interface Done {
+  /** Log lines that have a result for this key: a record that repeats another's prompt and response still gets its own. */
+  lines: number[];
   offset: number;
   length: number;
   logprob: number;
@@ -19,6 +22,29 @@ export interface StoreOpenReport {
   truncated?: { line: number; bytes: number };
   /** Lines that are not valid score lines (skipped; their records are scored again). */
   corrupt: LogIssue[];
+  /** Results written before the current answer checks that fail them now: their records are scored again. */
+  rechecked?: { failed: number; examples: LogIssue[] };
+}
+
+/** The scores file cannot be written (a full disk, a read-only folder): the run stops; what was written is kept. */
+export class StoreWriteError extends Error {
+  constructor(readonly file: string, readonly errno: NodeJS.ErrnoException) {
+    super(
+      `cannot write ${file}: ${errno.code === 'ENOSPC' ? 'no space left on the device' : errno.code === 'EDQUOT' ? 'disk quota exceeded' : errno.message} (${errno.code ?? 'error'}); what was written is kept, free space and run the same command again to resume`,
+    );
+  }
+}
+
+/** Another process is writing the same scores file. */
+export class StoreLockedError extends Error {}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
@@ -37,12 +63,58 @@ export class ScoreStore {
   /** Keys (with policy) that already have repeat lines: a resumed --repeat does not measure them again. */
   private readonly repeated = new Set<string>();
 
+  private lockFile: string | undefined;
+
   private constructor(readonly file: string) {}
 
-  static async open(file: string): Promise<{ store: ScoreStore; report: StoreOpenReport }> {
+  /**
+   * Opens (or creates) a scores file. With `lock`, takes FILE.lock for this
+   * process: a second run on the same file stops at once and says who holds
+   * it; a lock left by a killed run (its pid gone) is taken over.
+   */
+  static async open(file: string, opts: { lock?: boolean } = {}): Promise<{ store: ScoreStore; report: StoreOpenReport }> {
     const store = new ScoreStore(file);
     const report: StoreOpenReport = { results: 0, corrupt: [] };
-    if (fs.existsSync(file)) {
+    if (opts.lock) store.takeLock();
+    try {
+      await store.load(report);
+      store.fd = fs.openSync(file, 'a');
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+    return { store, report };
+  }
+
+  private takeLock(): void {
+    const lock = `${this.file}.lock`;
+    const mine = JSON.stringify({ pid: process.pid, started: new Date().toISOString() });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        fs.writeFileSync(lock, mine, { flag: 'wx' });
+        this.lockFile = lock;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return; // a folder we cannot write: the open below says so
+        let holder: { pid?: number; started?: string } = {};
+        try {
+          holder = JSON.parse(fs.readFileSync(lock, 'utf8'));
+        } catch {
+          /* half-written by a run killed at that moment: stale */
+        }
+        if (typeof holder.pid === 'number' && holder.pid !== process.pid && alive(holder.pid)) {
+          throw new StoreLockedError(`${this.file} is being written by another cje run (pid ${holder.pid}, since ${holder.started ?? '?'}): wait for it to finish or stop it (${lock})`);
+        }
+        fs.rmSync(lock, { force: true });
+      }
+    }
+  }
+
+  private async load(report: StoreOpenReport): Promise<void> {
+    const file = this.file;
+    const store = this;
+    // Only a regular file holds earlier results (a device such as /dev/full is written to, never read back).
+    if (fs.existsSync(file) && fs.statSync(file).isFile()) {
       let keepBytes = 0;
       for await (const l of readLines(file, { maxLineBytes: 256 * 1024 * 1024 })) {
         let parsed: ScoreLine | ExtraLine | undefined;
@@ -70,16 +142,34 @@ export class ScoreStore {
         }
         report.results++;
         if (parsed.error === null && typeof parsed.logprob === 'number') {
-          const d = store.done.get(parsed.key);
-          if (d) d.policies.add(parsed.policy);
-          else store.done.set(parsed.key, { offset: l.offset, length: l.bytes, logprob: parsed.logprob, suspect: !!parsed.suspect?.length, policies: new Set([parsed.policy]) });
+          if (!((parsed.checks ?? 0) >= ANSWER_CHECKS_VERSION)) {
+            const why = recheckStoredSpan(parsed.tokens, parsed.token_logprobs, parsed.logprob);
+            if (why) {
+              report.rechecked ??= { failed: 0, examples: [] };
+              report.rechecked.failed++;
+              if (report.rechecked.examples.length < 5) report.rechecked.examples.push({ file, line: l.line, reason: `written before the answer checks, fails them now (scored again): ${why}` });
+              continue;
+            }
+          }
+          store.remember(parsed, l.offset, l.bytes);
         }
       }
       if (report.truncated) fs.truncateSync(file, keepBytes);
       store.size = keepBytes;
     }
-    store.fd = fs.openSync(file, 'a');
-    return { store, report };
+  }
+
+  private remember(l: ScoreLine, offset: number, length: number): void {
+    const d = this.done.get(l.key);
+    if (d) {
+      d.policies.add(l.policy);
+      if (!d.lines.includes(l.line)) d.lines.push(l.line);
+    } else this.done.set(l.key, { lines: [l.line], offset, length, logprob: l.logprob!, suspect: !!l.suspect?.length, policies: new Set([l.policy]) });
+  }
+
+  /** Whether log line `line` has a result for this key (under any policy). */
+  coversLine(key: string, line: number): boolean {
+    return this.done.get(key)?.lines.includes(line) ?? false;
   }
 
   /** Whether `policy` already has a successful line for this key. */
@@ -114,16 +204,12 @@ export class ScoreStore {
     if (!lines.length) return;
     const texts = lines.map((l) => JSON.stringify(l) + '\n');
     const buf = Buffer.from(texts.join(''), 'utf8');
-    for (let written = 0; written < buf.length; ) written += fs.writeSync(this.fd, buf, written);
+    this.writeAll(buf);
     let offset = this.size;
     for (let i = 0; i < lines.length; i++) {
       const len = Buffer.byteLength(texts[i], 'utf8');
       const l = lines[i];
-      if (l.error === null && typeof l.logprob === 'number') {
-        const d = this.done.get(l.key);
-        if (d) d.policies.add(l.policy);
-        else this.done.set(l.key, { offset, length: len - 1, logprob: l.logprob, suspect: !!l.suspect?.length, policies: new Set([l.policy]) });
-      }
+      if (l.error === null && typeof l.logprob === 'number') this.remember(l, offset, len - 1);
       offset += len;
     }
     this.size = offset;
@@ -134,7 +220,7 @@ export class ScoreStore {
     if (this.fd === undefined) throw new Error(`score store ${this.file} is closed`);
     if (!lines.length) return;
     const buf = Buffer.from(lines.map((l) => JSON.stringify(l) + '\n').join(''), 'utf8');
-    for (let written = 0; written < buf.length; ) written += fs.writeSync(this.fd, buf, written);
+    this.writeAll(buf);
     this.size += buf.length;
     for (const l of lines) {
       if (l.kind === 'endpoint_profile') this.profiles.push(l);
@@ -146,7 +232,18 @@ export class ScoreStore {
     return this.repeated.has(JSON.stringify([key, policy]));
   }
 
+  private writeAll(buf: Buffer): void {
+    try {
+      for (let written = 0; written < buf.length; ) written += fs.writeSync(this.fd!, buf, written);
+    } catch (e) {
+      // A half-written last line is cut off by the next open, which scores its record again.
+      throw new StoreWriteError(this.file, e as NodeJS.ErrnoException);
+    }
+  }
+
   close(): void {
+    if (this.lockFile) fs.rmSync(this.lockFile, { force: true });
+    this.lockFile = undefined;
     if (this.fd !== undefined) fs.closeSync(this.fd);
     if (this.readFd !== undefined) fs.closeSync(this.readFd);
     this.fd = undefined;

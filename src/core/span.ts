@@ -481,6 +481,24 @@ function checkValues(tokens: string[], lps: (number | null)[], first: number, en
   return { suspect };
 }
 
+/** Bumped whenever extractSpan's answer checks change: lines with an older value were checked less. */
+export const ANSWER_CHECKS_VERSION = 1;
+
+/**
+ * The checks a stored span can still pass without its echo: for score lines
+ * written before the answer checks (or by an older version of them), so that
+ * resume rescores what would not pass today.
+ */
+export function recheckStoredSpan(tokens: unknown, lps: unknown, logprob: unknown): string | undefined {
+  if (!Array.isArray(tokens) || !Array.isArray(lps) || tokens.length !== lps.length || tokens.length === 0) return 'the stored span has no tokens or mismatched log-probs';
+  if (typeof logprob !== 'number') return 'the stored log-prob is not a number';
+  const { error } = checkValues(tokens.map(String), lps as (number | null)[], 0, lps.length);
+  if (error) return error;
+  const sum = (lps as number[]).reduce((a, b) => a + b, 0);
+  if (Math.abs(sum - logprob) > 1e-6 * Math.max(1, Math.abs(sum))) return `the stored log-prob ${logprob} is not the sum of its tokens' (${sum})`;
+  return undefined;
+}
+
 /**
  * Finds the tokens of the scored span (response, plus end of turn when scored)
  * in a server's echo of `rendered.text` and adds up their log-probs. The echo

@@ -222,6 +222,8 @@ export interface ScoreLine {
   tokens: string[];
   token_logprobs: number[];
   entropy?: (number | null)[];
+  /** This record repeats the prompt and response of the record on that log line: same numbers, its own line. */
+  duplicate_of?: number;
   /** Top alternatives per token of the span (token → log-prob), kept when the policy asks for topLogprobs > 1. */
   top_logprobs?: (Record<string, number> | null)[];
   span: SpanInfo | null;

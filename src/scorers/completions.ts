@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import type { EndpointProfile } from '../core/endpoint-profile';
+import { redact, rememberSecret } from '../core/secrets';
 import { extractSpan, spanByPrefixCount, spanFromIds, type EchoedTokens, type SpanResult } from '../core/span';
 import { BadResponse, NO_LOGPROBS, readChoices, withoutGenerated, type Echo, type ParsedChoice } from './echo-shape';
 import type { IdEncoder, SeparateIds } from './separate-tokenization';
@@ -22,6 +23,48 @@ export interface CompletionsScorerOptions {
    * others): the one generated token is cut from the echo before the span is read.
    */
   maxTokens?: 0 | 1;
+  /** Hears long waits (a capped Retry-After), for the progress line. */
+  onWait?: (message: string) => void;
+}
+
+/** The longest a Retry-After is honoured: a server asking for an hour gets retried after this, or the user cancels. */
+export const RETRY_AFTER_CAP_MS = 60_000;
+
+/**
+ * How long to wait before retrying, or undefined when the error is not worth a
+ * retry. Retried: 408, 409, 429, 5xx (honouring retry-after-ms / Retry-After
+ * up to the cap, and x-should-retry), connections refused or reset before an
+ * answer, a body cut off mid-way ("terminated"), and 200 answers that are not
+ * readable JSON echoes.
+ */
+export function retryDelay(e: unknown, attempt: number): { ms: number; asked?: number } | undefined {
+  const backoff = Math.min(500 * 2 ** attempt, 8000) * (1 - Math.random() * 0.25);
+  if (e instanceof BadResponse || e instanceof SyntaxError) return { ms: backoff };
+  if (e instanceof OpenAI.APIConnectionTimeoutError || e instanceof OpenAI.APIConnectionError) return { ms: backoff };
+  if (e instanceof OpenAI.APIError) {
+    const h = e.headers;
+    const should = h?.get('x-should-retry');
+    if (should === 'false') return undefined;
+    const status = e.status ?? 0;
+    if (should !== 'true' && !(status === 408 || status === 409 || status === 429 || status >= 500)) return undefined;
+    let asked: number | undefined;
+    const ms = Number.parseFloat(h?.get('retry-after-ms') ?? '');
+    if (Number.isFinite(ms) && ms >= 0) asked = ms;
+    else {
+      const ra = h?.get('retry-after');
+      if (ra) {
+        const secs = Number.parseFloat(ra);
+        asked = Number.isFinite(secs) ? secs * 1000 : Date.parse(ra) - Date.now();
+        if (!Number.isFinite(asked) || asked < 0) asked = undefined;
+      }
+    }
+    return asked === undefined ? { ms: backoff } : { ms: Math.min(asked, RETRY_AFTER_CAP_MS), asked };
+  }
+  // The body was cut off after the status line: undici says "terminated" (its cause: the socket closed).
+  const msg = e instanceof Error ? e.message : '';
+  const code = (e as { cause?: { code?: string } })?.cause?.code ?? (e as { code?: string })?.code;
+  if (msg === 'terminated' || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return { ms: backoff };
+  return undefined;
 }
 
 
@@ -62,9 +105,9 @@ export function describeError(e: unknown): string {
   if (e instanceof OpenAI.APIError) {
     const status = e.status ? `HTTP ${e.status}` : 'request failed';
     const msg = (e.error as { message?: string } | undefined)?.message ?? e.message;
-    return `${status}: ${msg}`.replace(/\s+/g, ' ').slice(0, 500);
+    return redact(`${status}: ${msg}`.replace(/\s+/g, ' ')).slice(0, 500);
   }
-  return (e instanceof Error ? e.message : String(e)).slice(0, 500);
+  return redact(e instanceof Error ? e.message : String(e)).slice(0, 500);
 }
 
 /**
@@ -86,12 +129,14 @@ export class CompletionsScorer implements Scorer {
     this.wantedBatch = Math.max(1, opts.batchSize ?? 8);
     this.maxRetries = opts.maxRetries ?? 5;
     this.maxTokens = opts.maxTokens ?? 0;
+    rememberSecret(opts.apiKey);
     this.client = new OpenAI({
       baseURL: opts.baseURL,
       // The SDK insists on a key; servers without one must not receive a made-up bearer token.
       apiKey: opts.apiKey ?? 'unused',
       defaultHeaders: opts.apiKey ? undefined : { Authorization: null },
-      maxRetries: this.maxRetries,
+      // Retries are ours (retryDelay): the SDK's wait follows any Retry-After, however long, and cannot be cancelled.
+      maxRetries: 0,
       timeout: opts.timeoutMs ?? 60000,
     });
   }
@@ -112,9 +157,11 @@ export class CompletionsScorer implements Scorer {
         );
         return parseEcho(res, prompts, this.maxTokens);
       } catch (e) {
-        const malformed = e instanceof BadResponse || e instanceof SyntaxError;
-        if (!malformed || attempt >= this.maxRetries || signal?.aborted) throw e;
-        await sleep(Math.min(500 * 2 ** attempt, 8000), signal);
+        if (attempt >= this.maxRetries || signal?.aborted) throw e;
+        const wait = retryDelay(e, attempt);
+        if (wait === undefined) throw e;
+        if (wait.asked !== undefined && wait.asked > wait.ms) this.opts.onWait?.(`the server asked to wait ${Math.round(wait.asked / 1000)} s; waiting ${Math.round(wait.ms / 1000)} s (the cap) before retrying`);
+        await sleep(wait.ms, signal);
       }
     }
   }

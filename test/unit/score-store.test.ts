@@ -25,6 +25,7 @@ function line(key: string, policy: string, over: Partial<ScoreLine> = {}): Score
     template: 'llama3',
     provider: 'fireworks',
     scored_at: '2025-01-01T00:00:00.000Z',
+    checks: 1,
     ...over,
   };
 }
