@@ -16,6 +16,7 @@ import { AddressInfo } from 'net';
 import { hash32, PartialBytesMode, ToyToken, ToyTokenizer } from './toy-tokenizer';
 import { ToyModel } from './toy-model';
 import { ProtocolError, bad } from '../../src/worker/protocol';
+import { readBody, sendJson } from './http-util';
 
 export type OffsetUnit = 'utf16' | 'codepoint' | 'utf8';
 
@@ -119,6 +120,7 @@ export interface CompletionResponse {
 }
 
 // The error body is the protocol's, shared with the worker (src/worker/protocol.ts).
+export { readBody, sendJson } from './http-util';
 export { ProtocolError, type OpenAIErrorBody } from '../../src/worker/protocol';
 
 // ---------------------------------------------------------------------------
@@ -306,7 +308,6 @@ export function buildCompletionResponse(req: ValidRequest, opts: CompletionsServ
 // ---------------------------------------------------------------------------
 // HTTP
 
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
 const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key', 'proxy-authorization'];
 
 function redactHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
@@ -321,11 +322,6 @@ function redactHeaders(h: http.IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
 
 function sendError(res: http.ServerResponse, e: ProtocolError, headers: Record<string, string> = {}): void {
   sendJson(res, e.status, e.body(), headers);
@@ -333,20 +329,6 @@ function sendError(res: http.ServerResponse, e: ProtocolError, headers: Record<s
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function readBody(req: http.IncomingMessage): Promise<{ raw: string; tooLarge: boolean }> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) tooLarge = true;
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve({ raw: Buffer.concat(chunks).toString('utf8'), tooLarge }));
-    req.on('error', reject);
-  });
-}
 
 export function startCompletionsServer(opts: CompletionsServerOptions = {}): Promise<CompletionsServer> {
   const tokenizer = new ToyTokenizer({ partialBytes: opts.partialBytes, specialTokens: opts.specialTokens });
