@@ -64,13 +64,22 @@ function spellsPrompt(e: Echo, text: string): boolean {
  * last token's offset plus its own length is the text's length in that unit;
  * the units differ there by at least three (three astral characters).
  */
-function offsetUnitOf(e: Echo, text: string): { unit: OffsetUnit | null; why?: string } {
+function offsetUnitOf(e: Echo, text: string, lead: number): { unit: OffsetUnit | null; why?: string } {
   const off = e.text_offset;
   if (!Array.isArray(off) || off.length !== e.tokens.length) return { unit: 'absent' };
   const last = e.tokens.length - 1;
   const tail = spell(e.tokens[last]);
   const lengths: Record<Exclude<OffsetUnit, 'absent'>, number> = { utf16: text.length, codepoint: [...text].length, byte: Buffer.byteLength(text, 'utf8') };
-  if (/^[\x20-\x7e]+$/.test(tail)) for (const u of ['utf16', 'codepoint', 'byte'] as const) if (off[last] + tail.length === lengths[u]) return { unit: u };
+  // vLLM counts an added BOS's text in the offsets (it sums token strings), others give it no width.
+  const added = e.tokens.slice(0, lead);
+  const shift: Record<Exclude<OffsetUnit, 'absent'>, number> = {
+    utf16: added.join('').length,
+    codepoint: [...added.join('')].length,
+    byte: Buffer.byteLength(added.join(''), 'utf8'),
+  };
+  if (/^[\x20-\x7e]+$/.test(tail)) {
+    for (const u of ['utf16', 'codepoint', 'byte'] as const) if (off[last] + tail.length === lengths[u] || off[last] + tail.length === lengths[u] + shift[u]) return { unit: u };
+  }
   return { unit: null, why: `the last token ${JSON.stringify(e.tokens[last])} at offset ${off[last]} fits no unit (text length: UTF-16 ${lengths.utf16}, code points ${lengths.codepoint}, bytes ${lengths.byte})` };
 }
 
@@ -151,12 +160,12 @@ export async function probeEndpoint(t: ProbeTarget, opts: ProbeOptions): Promise
   v.echo = true;
   v.promptLogprobs = true;
   v.firstTokenNull = e0.token_logprobs[0] === null;
-  const ou = offsetUnitOf(e0, SHAPE_TEXT);
+  const bosTexts = [...new Set(t.policies.map((p) => p.spec.bos).filter((b) => b))];
+  const lead = leadingSpecials(e0, bosTexts);
+  const ou = offsetUnitOf(e0, SHAPE_TEXT, lead);
   v.offsetUnit = ou.unit;
   if (ou.why) reasons.offsetUnit = ou.why;
 
-  const bosTexts = [...new Set(t.policies.map((p) => p.spec.bos).filter((b) => b))];
-  const lead = leadingSpecials(e0, bosTexts);
   v.addsBos = lead > 0;
   reasons.addsBos = lead > 0 ? `a text without BOS came back starting with ${JSON.stringify(e0.tokens[0])}` : `a text without BOS came back starting with ${JSON.stringify(e0.tokens[0])}, the text's own`;
   const ids = e0.token_ids;
@@ -165,8 +174,9 @@ export async function probeEndpoint(t: ProbeTarget, opts: ProbeOptions): Promise
   // 2. Lists of prompts.
   const rl = await ask([SHAPE_TEXT, 'A second, shorter prompt.']);
   if (rl.kind === 'ok') {
-    v.listPrompts = rl.echoes.every((e) => e) && rl.source === 'choices';
-    if (!v.listPrompts) reasons.listPrompts = rl.source === 'prompt-field' ? 'a list is answered in the top-level prompt field without indices: scoring sends one prompt per request' : 'a list came back with choices missing';
+    v.listPrompts = rl.echoes.every((e) => e);
+    if (!v.listPrompts) reasons.listPrompts = 'a list came back with choices missing';
+    else if (rl.source === 'prompt-field') reasons.listPrompts = 'accepted, but answered in the top-level prompt field without indices: scoring sends one prompt per request';
   } else if (rl.kind === 'http') {
     v.listPrompts = false;
     reasons.listPrompts = rl.message;
@@ -221,18 +231,25 @@ export async function probeEndpoint(t: ProbeTarget, opts: ProbeOptions): Promise
     v.topLogprobsLimit ??= 1;
   }
 
-  const noiseToken = () => {
+  /** Largest differences between answers `from` on; the first answer may be the only one computed cold. */
+  const noiseToken = (from = 0) => {
     let m = 0;
     let resp = 0;
-    for (let i = 1; i < repeats.length; i++) {
-      const d = maxTokenDelta(repeats[0], repeats[i]);
+    for (let i = from + 1; i < repeats.length; i++) {
+      const d = maxTokenDelta(repeats[from], repeats[i]);
       if (d === null) return null;
       m = Math.max(m, d);
-      resp = Math.max(resp, Math.abs(total(repeats[0]) - total(repeats[i])));
+      resp = Math.max(resp, Math.abs(total(repeats[from]) - total(repeats[i])));
     }
     return { token: m, response: resp };
   };
-  const floorNow = noiseToken();
+  // A prefix cache that serves other numbers than a fresh computation: the first answer differs, the cached ones agree.
+  const coldOnly = () => {
+    const warm = noiseToken(1);
+    const all = noiseToken(0);
+    return repeats.length >= 3 && warm && all && warm.token <= TOL && all.token > TOL ? all : undefined;
+  };
+  const floorNow = coldOnly() ? noiseToken(1) : noiseToken();
   // What a nondeterministic server can differ by on its own, so that batch and cache effects are told apart from it.
   const slack = () => Math.max(TOL, floorNow ? floorNow.token * 1.5 : 0);
 
@@ -260,11 +277,15 @@ export async function probeEndpoint(t: ProbeTarget, opts: ProbeOptions): Promise
       // The last shared token may end a word that continues differently: compare the ones before it.
       const dPrefix = maxTokenDelta(a1, b, Math.max(0, shared - 1));
       const dAgain = maxTokenDelta(a1, a2);
-      if (dPrefix === null || dAgain === null) reasons.prefixCacheConsistent = 'the same text came back tokenized differently';
-      else {
-        const d = Math.max(dPrefix, dAgain);
+      let coldShared = 0;
+      while (coldShared < a1.tokens.length && coldShared < repeats[0].tokens.length && a1.tokens[coldShared] === repeats[0].tokens[coldShared]) coldShared++;
+      // A's prefix is the long prompt scored before: the same tokens must get the same numbers.
+      const dCold = maxTokenDelta(repeats[0], a1, Math.max(0, coldShared - 1));
+      if (dPrefix === null || dAgain === null || dCold === null) reasons.prefixCacheConsistent = 'the same text came back tokenized differently';
+      else if (v.prefixCacheConsistent !== false) {
+        const d = Math.max(dPrefix, dAgain, dCold);
         v.prefixCacheConsistent = d <= slack();
-        reasons.prefixCacheConsistent = `shared-prefix tokens of A vs B: max |Δ| ${dPrefix.toPrecision(3)}; A before vs after B: ${dAgain.toPrecision(3)} nats`;
+        reasons.prefixCacheConsistent = `shared-prefix tokens of A vs B: max |Δ| ${dPrefix.toPrecision(3)}; A before vs after B: ${dAgain.toPrecision(3)}; A's prefix vs that prefix alone: ${dCold.toPrecision(3)} nats`;
         if (!v.prefixCacheConsistent) warnings.push(`prompt log-probs change with what was sent before (prefix cache: max |Δ| ${d.toPrecision(3)} nats per token): disable prefix caching on this server while scoring`);
       }
     } else reasons.prefixCacheConsistent = 'a prefix-cache request failed';
@@ -273,7 +294,13 @@ export async function probeEndpoint(t: ProbeTarget, opts: ProbeOptions): Promise
     if (e) repeats.push(e);
   }
 
-  const floor = noiseToken();
+  const stale = coldOnly();
+  if (stale && v.prefixCacheConsistent !== false) {
+    v.prefixCacheConsistent = false;
+    reasons.prefixCacheConsistent = `the first answer to a prompt differs from every later one (max |Δ| ${stale.token.toPrecision(3)} per token), which agree with each other: a prefix cache serves other numbers than a fresh computation`;
+    warnings.push(`prompt log-probs served from the prefix cache differ from freshly computed ones (max |Δ| ${stale.response.toPrecision(3)} nats per response): disable prefix caching on this server while scoring`);
+  }
+  const floor = stale ? noiseToken(1) : noiseToken();
   if (repeats.length < 2) reasons.deterministic = 'the repeated requests failed';
   else if (!floor) reasons.deterministic = 'the same prompt came back tokenized differently';
   else {

@@ -172,6 +172,8 @@ describe('server emulations (raw HTTP)', function () {
       const refB = refValues(refTokens(B));
       assert.ok(b1.slice(1, 5).some((v: number, i: number) => v !== refB[i + 1]), 'B’s shared prefix comes from A’s cache');
       assert.notDeepStrictEqual(a2, a1, 'A again differs');
+      const a3 = (await post(`${st.url}/completions`, echoBody(A))).json.choices[0].logprobs.token_logprobs;
+      assert.deepStrictEqual(a3, a2, 'cache hits agree with each other');
       for (const v of [...a1, ...b1, ...a2].slice(1)) if (v !== null) assert.ok(v <= 0);
     });
 

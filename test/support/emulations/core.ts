@@ -241,37 +241,31 @@ export function capAtZero(v: number): number {
 }
 
 /**
- * A stale prefix cache: the values served for each earlier token sequence.
- * A new sequence sharing a token prefix with an earlier one gets that earlier
- * answer's values for the shared tokens, perturbed by up to ±magnitude/2.
+ * A stale prefix cache: a sequence that shares a token prefix (2 tokens or
+ * more) with one served earlier gets, for the shared tokens, the cached
+ * values: the fresh ones off by a fixed amount per (position, token) of up to
+ * ±magnitude/2, as KV blocks computed in another state would give. The first
+ * (cold) answer is right; every answer from the cache differs from it, and
+ * cache hits agree with each other.
  */
 export class StalePrefixCache {
-  private readonly entries: Array<{ ids: number[]; values: number[] }> = [];
-  private served = 0;
+  private readonly entries: number[][] = [];
 
   constructor(private readonly magnitude: number) {}
 
   apply(seq: TokenSequence, values: number[]): number[] {
     const ids = seq.tokens.map((t) => t.id);
-    let best: { ids: number[]; values: number[] } | null = null;
     let bestLen = 0;
     for (const e of this.entries) {
       let n = 0;
-      while (n < ids.length && n < e.ids.length && ids[n] === e.ids[n]) n++;
-      if (n > bestLen) {
-        best = e;
-        bestLen = n;
-      }
+      while (n < ids.length && n < e.length && ids[n] === e[n]) n++;
+      bestLen = Math.max(bestLen, n);
     }
-    const serial = this.served++;
     const out = values.slice();
-    if (best && bestLen >= 2) {
-      for (let i = 1; i < bestLen; i++) {
-        const d = (unitHash(`stale\u0000${serial}\u0000${i}`) - 0.5) * this.magnitude;
-        out[i] = capAtZero(best.values[i] + d);
-      }
+    if (bestLen >= 2) {
+      for (let i = 1; i < bestLen; i++) out[i] = capAtZero(values[i] + (unitHash(`stale\u0000${i}\u0000${ids[i]}`) - 0.5) * this.magnitude);
     }
-    this.entries.push({ ids, values: out.slice() });
+    this.entries.push(ids);
     return out;
   }
 }
