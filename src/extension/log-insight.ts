@@ -149,7 +149,7 @@ export class LogInsight implements vscode.Disposable {
     });
     if (found.total > found.issues.length) {
       const d = new vscode.Diagnostic(
-        new vscode.Range(0, 0, 0, 0),
+        range({ file: uri.fsPath, line: 1, reason: '' }),
         `${found.total} bad lines; the first ${found.issues.length} are shown here. \`cje score --dry-run\` lists them all.`,
         vscode.DiagnosticSeverity.Information,
       );
