@@ -83,3 +83,27 @@ export async function* readLines(
   }
   if (total > 0 || parts.length > 0) yield finish(true);
 }
+
+/**
+ * The lines of text already in memory (an editor's unsaved buffer), with the
+ * same numbers, byte counts and limits as readLines gives for the same bytes
+ * on disk.
+ */
+export function* textLines(text: string, opts: { maxLineBytes?: number } = {}): Generator<RawLine> {
+  const max = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  let offset = 0;
+  let lineNo = 0;
+  for (let from = 0; from < text.length; ) {
+    const nl = text.indexOf('\n', from);
+    const end = nl === -1 ? text.length : nl;
+    let raw = text.slice(from, end);
+    const bytes = Buffer.byteLength(raw, 'utf8');
+    lineNo++;
+    if (raw.endsWith('\r')) raw = raw.slice(0, -1);
+    if (lineNo === 1 && raw.startsWith('\uFEFF')) raw = raw.slice(1);
+    yield { line: lineNo, text: bytes > max ? undefined : raw, bytes, unterminated: nl === -1, offset };
+    offset += bytes + 1;
+    if (nl === -1) break;
+    from = nl + 1;
+  }
+}

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { DEFAULT_MAX_LINE_BYTES, readLines } from './jsonl-lines';
+import { DEFAULT_MAX_LINE_BYTES, readLines, type RawLine } from './jsonl-lines';
 import type { ChatMessage, LogIssue, LogRecord, Role } from './types';
 
 export type LogItem = { kind: 'record'; record: LogRecord } | { kind: 'issue'; issue: LogIssue };
@@ -135,9 +135,19 @@ export async function* readLog(file: string, opts: { maxLineBytes?: number } = {
     yield { kind: 'issue', issue: { file, line: 0, reason: `cannot read the log: ${(e as Error).message}` } };
     return;
   }
+  yield* readLogLines(file, readLines(file, { maxLineBytes: max }), { maxLineBytes: max });
+}
+
+/**
+ * The checks of readLog over lines from any source (a file, or an editor's
+ * unsaved text through textLines), so that the editor's Problems and the CLI
+ * say the same thing about the same line. `file` only names the issues.
+ */
+export async function* readLogLines(file: string, source: AsyncIterable<RawLine> | Iterable<RawLine>, opts: { maxLineBytes?: number } = {}): AsyncGenerator<LogItem> {
+  const max = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   let records = 0;
   let lines = 0;
-  for await (const l of readLines(file, { maxLineBytes: max })) {
+  for await (const l of source) {
     lines++;
     if (l.text === undefined) {
       yield { kind: 'issue', issue: { file, line: l.line, reason: `line is ${sizeText(l.bytes)}, over the ${sizeText(max)} limit per record (maxLineBytes)` } };

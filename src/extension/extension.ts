@@ -14,6 +14,8 @@ import { WorkerManager, withLocalWorkers } from '../worker/manager';
 import { WORKER_RUNTIME_MISSING } from '../worker/runtime';
 import { discoverConfig, orderCandidates, rememberKey, reportInputsFor, isScoresFile } from './config-discovery';
 import { ConfigLint } from './lint-providers';
+import { LogInsight } from './log-insight';
+import { statusBarText } from './log-hover-text';
 import { ReportPanels, type ReportPanel } from './panel';
 import { errorMessage, redact } from './redact';
 import { progressIncrement, progressMessage, summaryMessage, UNTRUSTED_MESSAGE } from './run-text';
@@ -29,6 +31,8 @@ export interface CjeApi {
   panels(): ReportPanel[];
   lastRun(): ScoreRunSummary | undefined;
   settings(): CjeSettings;
+  /** Problems and hovers of logs. */
+  logs: LogInsight;
 }
 
 export function activate(context: vscode.ExtensionContext): CjeApi {
@@ -45,6 +49,7 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
   let manager: WorkerManager | undefined;
   const workerManager = () => (manager ??= new WorkerManager({ log: (l) => log(`worker: ${l}`) }));
   const running = new Set<string>();
+  const logs = new LogInsight({ behaviorOf, log });
 
   /** SecretStorage first, then the environment. Values are remembered only to redact them. */
   const secrets: SecretLookup = async (name) => {
@@ -104,6 +109,23 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     return open ? open.getText() : fs.readFileSync(file, 'utf8');
   }
 
+  /** The behavior policy of a log's config, found without asking (for the log's hover). */
+  function behaviorOf(logFile: string): { behavior?: string; missing?: string } {
+    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(logFile))?.uri.fsPath;
+    const remembered = context.workspaceState.get<string>(rememberKey(logFile, folder));
+    const found = discoverConfig({ logFile, workspaceFolder: folder, remembered, exists: (f) => fs.existsSync(f) });
+    if (found.kind !== 'found') return { missing: 'no cje.config.json found for this log (beside it, above it, or picked when scoring)' };
+    let text: string;
+    try {
+      text = configText(found.file);
+    } catch (e) {
+      return { missing: `cannot read ${vscode.workspace.asRelativePath(found.file)}: ${(e as Error).message}` };
+    }
+    const parsed = parseConfig(text.replace(/^\uFEFF/, ''), found.file);
+    if (!parsed.config) return { missing: `${vscode.workspace.asRelativePath(found.file)} has errors` };
+    return { behavior: parsed.config.behavior };
+  }
+
   async function score(arg?: unknown): Promise<ScoreRunSummary | undefined> {
     const uri = await pickLog(arg);
     if (!uri) return undefined;
@@ -148,6 +170,16 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     log(`score ${logFile} with ${configFile}: behavior ${config.behavior}, policies ${Object.keys(config.policies).join(', ')}`);
 
     running.add(logFile);
+    // The log's bad lines are Problems from the start of its run, open in an editor or not.
+    void logs.checkFile(logFile);
+    // A run's progress stays in sight in the status bar when its notification is hidden; a click shows it.
+    const status = vscode.window.createStatusBarItem(`cje.run.${running.size}`, vscode.StatusBarAlignment.Left, 50);
+    status.name = 'CJE scoring';
+    status.text = statusBarText(undefined);
+    status.tooltip = `CJE: scoring ${path.basename(logFile)}; click to show the progress`;
+    status.command = 'cje.showProgress';
+    status.show();
+    void vscode.commands.executeCommand('setContext', 'cje.scoring', true);
     let summary: ScoreRunSummary | undefined;
     try {
       summary = await vscode.window.withProgress(
@@ -181,6 +213,8 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
               onIssue: (i) => log(formatIssue(i)),
               onProgress: (p) => {
                 progress.report({ message: progressMessage(p), increment: progressIncrement(prevDone, p) });
+                status.text = statusBarText(p);
+                status.tooltip = `CJE: scoring ${path.basename(logFile)}: ${progressMessage(p)}. Click to show the progress.`;
                 prevDone = p.done;
               },
             });
@@ -202,6 +236,8 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
       return undefined;
     } finally {
       running.delete(logFile);
+      status.dispose();
+      if (!running.size) void vscode.commands.executeCommand('setContext', 'cje.scoring', false);
     }
     lastRun = summary;
     const m = summaryMessage(summary);
@@ -270,10 +306,13 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     cmd('cje.score', score),
     cmd('cje.openPanel', openPanel),
     cmd('cje.setFireworksApiKey', setKey),
+    // The run's progress lives in its notification: the notification centre shows it again when it was hidden.
+    cmd('cje.showProgress', () => vscode.commands.executeCommand('notifications.showList')),
+    logs,
     vscode.workspace.onDidGrantWorkspaceTrust(() => log('workspace trusted: scoring enabled')),
   );
   log(`CJE activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'not trusted: no scoring, no workers'})`);
-  return { panels: () => panels.list(), lastRun: () => lastRun, settings };
+  return { panels: () => panels.list(), lastRun: () => lastRun, settings, logs };
 }
 
 export function deactivate(): void {

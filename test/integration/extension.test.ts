@@ -142,6 +142,47 @@ describe('CJE extension in a real VS Code', function () {
     assert.equal(fs.readFileSync(scores, 'utf8'), before);
   });
 
+  it("shows a scored log's bad lines as Problems with log-reader's words, and follows unsaved edits", async () => {
+    // examples/arena-mini.jsonl: line 13 is cut short, line 21 has no response.
+    const problems = () => cjeDiagnostics(log).map((d) => [d.range.start.line + 1, d.message] as const);
+    const first = await until('the log problems', () => (problems().length === 2 ? problems() : undefined));
+    assert.equal(first[0][0], 13);
+    assert.ok(first[0][1].startsWith('invalid JSON: Unterminated string in JSON at position 70'), first[0][1]);
+    assert.deepEqual(first[1], [21, 'response missing']);
+    assert.ok(cjeDiagnostics(log).every((d) => d.severity === vscode.DiagnosticSeverity.Error));
+
+    const doc = await vscode.workspace.openTextDocument(log);
+    await vscode.window.showTextDocument(doc);
+    const edit = new vscode.WorkspaceEdit();
+    edit.delete(log, new vscode.Range(12, 0, 13, 0));
+    assert.ok(await vscode.workspace.applyEdit(edit));
+    await until('the problems of the edited text', () => (JSON.stringify(problems()) === JSON.stringify([[20, 'response missing']]) ? true : undefined));
+    assert.equal(doc.lineAt(12).range.start.line, 12);
+    const opened = doc.lineAt(12).text;
+    const ed = vscode.window.activeTextEditor!;
+    await ed.edit((b) => b.insert(new vscode.Position(12, opened.length), ' oops'));
+    await until('a problem on the line just broken', () => problems().find(([l, m]) => l === 13 && m.startsWith('invalid JSON: ')));
+    await vscode.commands.executeCommand('undo');
+    await vscode.commands.executeCommand('undo');
+    await until('the problems of the file again', () => (problems().length === 2 && problems()[0][0] === 13 ? true : undefined));
+    assert.equal(doc.isDirty, false);
+  });
+
+  it("hovers a scored line of the log with its log-prob under each policy and its log-weights", async () => {
+    const lines = fs.readFileSync(scores, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; policy: string; logprob: number });
+    const lp = (policy: string) => lines.find((l) => l.line === 2 && l.policy === policy)!.logprob;
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', log, new vscode.Position(1, 5));
+    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+    assert.match(text, /\*\*CJE\*\* · line 2/);
+    // log w = log π_other − log π_base, recomputed here from the scores file.
+    assert.ok(text.includes(`| base (behavior) | ${lp('base').toFixed(4)} |  |`), text);
+    assert.ok(text.includes(`| other | ${lp('other').toFixed(4)} | ${(lp('other') - lp('base')).toFixed(4)} |`), text);
+    assert.ok(text.includes(`| clone | ${lp('clone').toFixed(4)} | 0.0000 |`), text);
+    // A bad line has its Problem, not a scores hover.
+    const onBad = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', log, new vscode.Position(12, 3));
+    assert.ok(!onBad.some((h) => h.contents.some((c) => (typeof c === 'string' ? c : c.value).includes('**CJE**'))));
+  });
+
   it('opens the log at a record when the panel asks (protocol message openRecord)', async () => {
     const panel = api.panels().find((p) => p.inputs.input === scores)!;
     const action = await panel.receive({ type: 'openRecord', line: 7, record: 'arena_714' });

@@ -8,6 +8,7 @@ import { lintConfigText, templateAt, templateCompletionItems, templateHoverMarkd
 import { handleViewMessage, logOfReport } from '../../src/extension/panel-messages';
 import { errorMessage, redact } from '../../src/extension/redact';
 import { progressIncrement, progressMessage, summaryMessage } from '../../src/extension/run-text';
+import { lineHoverMarkdown, mdText, statusBarText } from '../../src/extension/log-hover-text';
 import { applySettings, DEFAULT_SETTINGS, readSettings } from '../../src/extension/settings';
 import { panelCsp, panelHtml } from '../../src/extension/webview-html';
 import { parseStandinArgs } from '../integration/standin';
@@ -188,5 +189,61 @@ describe('extension: the VS Code stand-in takes VS Code test arguments', () => {
   it('parses what runTests passes', () => {
     const a = parseStandinArgs(['/ws', '--no-sandbox', '--disable-workspace-trust', '--extensionTestsPath=/e/t.js', '--extensionDevelopmentPath=/e', '--user-data-dir=/u', '--extensions-dir', '/x']);
     assert.deepEqual(a, { folder: '/ws', disableWorkspaceTrust: true, extensionTestsPath: '/e/t.js', extensionDevelopmentPath: '/e', userDataDir: '/u', extensionsDir: '/x' });
+  });
+});
+
+describe("extension: a log line's hover and a run's status bar text", () => {
+  it('lists log p and log w per policy, behavior first, with the warnings of the line', () => {
+    const md = lineHoverMarkdown({
+      line: 7,
+      recordId: 'arena-7',
+      scoresFile: '/ws/logs/arena.scores.jsonl',
+      behavior: 'base',
+      rows: [
+        { policy: 'base', record: 'arena-7', logprob: -10.5, isBehavior: true },
+        { policy: 'other', record: 'arena-7', logprob: -12.25, isBehavior: false, logWeight: -1.75, suspect: ['approximate: counted'] },
+        { policy: 'x|y', record: 'arena-7', logprob: null, isBehavior: false, error: 'HTTP 500 | boom' },
+      ],
+      stale: [],
+    });
+    assert.equal(
+      md,
+      [
+        '**CJE** · line 7 · record `arena-7` · arena\\.scores\\.jsonl',
+        '',
+        '| policy | log p | log w |',
+        '|:--|--:|--:|',
+        '| base (behavior) | -10.5000 |  |',
+        '| other | -12.2500 | -1.7500 |',
+        '| x\\|y | failed | — |',
+        '',
+        '- $(warning) **other suspect:** approximate: counted',
+        '- $(error) **x\\|y failed:** HTTP 500 \\| boom',
+      ].join('\n'),
+    );
+  });
+
+  it('says why there is no log w, and names scores left over from another record', () => {
+    const md = lineHoverMarkdown({
+      line: 2,
+      recordId: 'b',
+      scoresFile: 'a.scores.jsonl',
+      behaviorMissing: 'no cje.config.json found for this log',
+      rows: [{ policy: 'p', record: 'b', logprob: -1, isBehavior: false }],
+      stale: [{ policy: 'q', record: 'a', logprob: -2 }],
+    });
+    assert.match(md, /\| p \| -1\.0000 \| — \|/);
+    assert.match(md, /log w needs the behavior policy: no cje\\\.config\\\.json found for this log\./);
+    assert.match(md, /q: scored for record `a` at this line; the log changed since/);
+  });
+
+  it('escapes Markdown in names and texts from files', () => {
+    assert.equal(mdText('a*b_[c](d)|e\nf'), 'a\\*b\\_\\[c\\]\\(d\\)\\|e f');
+  });
+
+  it('the status bar shows records done / total and the rate', () => {
+    assert.equal(statusBarText(undefined), '$(sync~spin) CJE: counting records…');
+    assert.equal(statusBarText({ done: 12, total: 30, failed: 0, rate: 3.14, approxTokens: 0 }), '$(sync~spin) CJE 12/30 · 3.1/s');
+    assert.equal(statusBarText({ done: 300, total: 300, failed: 2, rate: 41.6, approxTokens: 5 }), '$(sync~spin) CJE 300/300 · 42/s · 2 failed');
   });
 });
