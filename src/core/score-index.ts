@@ -3,6 +3,7 @@
 // scores file once; it keeps a few numbers and short strings per score line
 // (never the tokens), and stops keeping after `maxEntries` lines so that a
 // huge scores file cannot fill the editor's memory.
+import { isExtraLine } from './endpoint-profile';
 import { readLines } from './jsonl-lines';
 
 export interface PolicyScore {
@@ -80,6 +81,8 @@ export class ScoreIndex {
         this.bad++;
         continue;
       }
+      // Endpoint profiles and repeat lines are not scores of a record.
+      if (isExtraLine(v)) continue;
       if (!v || typeof v !== 'object' || typeof v.policy !== 'string' || typeof v.record !== 'string' || typeof v.line !== 'number') {
         this.bad++;
         continue;

@@ -9,6 +9,10 @@ import { formatIssue } from '../core/log-reader';
 import { FIREWORKS_KEY_ENV, type SecretLookup } from '../core/providers';
 import { defaultScoresPath } from '../core/score-store';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
+import { EndpointBlockedError } from '../core/endpoint-profile';
+import { runDoctor } from '../doctor';
+import { cheapProbes } from '../doctor/before-scoring';
+import { formatDoctor } from '../doctor/format';
 import { completionsScorerFactory } from '../scorers/make-scorer';
 import { WorkerManager, withLocalWorkers } from '../worker/manager';
 import { WORKER_RUNTIME_MISSING } from '../worker/runtime';
@@ -197,6 +201,7 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
               logFile,
               config,
               signal: controller.signal,
+              probe: cheapProbes(controller.signal),
               makeScorer: withLocalWorkers(
                 completionsScorerFactory(secrets, (name, ep) => log(`  ${name}: POST ${ep.baseURL}/completions${ep.keySource ? ` (API key from ${ep.keySource})` : ''}`), {
                   baseDir: path.dirname(configFile),
@@ -227,6 +232,13 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
       const msg = errorMessage(e, [...seenSecrets]);
       log(`score ${logFile} failed: ${msg}`);
       const showOut = 'Show Output';
+      if (e instanceof EndpointBlockedError) {
+        const check = 'Check Endpoints';
+        void vscode.window
+          .showErrorMessage(`CJE: ${msg}. Nothing was sent from the log.`, check, showOut)
+          .then((c) => (c === check ? vscode.commands.executeCommand('cje.checkEndpoints', vscode.Uri.file(configFile)) : c === showOut && output.show(true)));
+        return undefined;
+      }
       // The universal .vsix has no worker runtime: nothing was scored, say what to install instead.
       if ((e as { code?: string }).code === WORKER_RUNTIME_MISSING) {
         void vscode.window.showErrorMessage(`CJE: cannot score ${path.basename(logFile)}: ${msg}.`, showOut).then((c) => c === showOut && output.show(true));
@@ -262,6 +274,52 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     const inputs = reportInputsFor(uri.fsPath, (f) => fs.existsSync(f), defaultScoresPath);
     const config = inputs.log ?? (isScoresFile(inputs.input) ? undefined : inputs.input) ? await chooseConfig(inputs.log ?? inputs.input, false) : undefined;
     return panels.show({ ...inputs, ...(config ? { config } : {}) });
+  }
+
+  /** "CJE: Check Scoring Endpoints": the doctor's probes on every endpoint of a config, shown in the CJE output. */
+  async function checkEndpoints(arg?: unknown): Promise<unknown> {
+    let uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+    if (!uri || !/\.jsonc?$/i.test(uri.fsPath) || /\.scores\.jsonl$/i.test(uri.fsPath)) {
+      const files = (await vscode.workspace.findFiles(settings().configGlob, '**/node_modules/**', 50)).map((u) => vscode.Uri.file(u.fsPath));
+      uri = files.length === 1 ? files[0] : (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'CJE config': ['json', 'jsonc'] }, openLabel: 'Check Endpoints' }))?.[0];
+    }
+    if (!uri) return undefined;
+    const configFile = uri.fsPath;
+    const parsed = parseConfig(configText(configFile).replace(/^\uFEFF/, ''), configFile);
+    if (!parsed.config) throw new Error(`${vscode.workspace.asRelativePath(configFile)} has ${parsed.problems.length} error(s); fix them first`);
+    const config = applySettings(parsed.config, settings());
+    const report = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'CJE: checking scoring endpoints', cancellable: true },
+      async (progress, token) => {
+        const controller = new AbortController();
+        const sub = token.onCancellationRequested(() => controller.abort(new Error('cancelled')));
+        try {
+          return await runDoctor(config, {
+            secrets,
+            signal: controller.signal,
+            localBaseURL: async (policy) => {
+              if (!vscode.workspace.isTrusted) throw new Error(UNTRUSTED_MESSAGE);
+              return (await workerManager().get({ model: path.resolve(localModelBase(settings(), configFile), policy.model) })).baseURL;
+            },
+            onEndpoint: (e) => progress.report({ message: `${e.baseURL} (${e.policies.join(', ')})` }),
+          });
+        } finally {
+          sub.dispose();
+        }
+      },
+    );
+    log(`cje doctor ${configFile}`);
+    for (const line of formatDoctor(report.endpoints).trimEnd().split('\n')) log(line);
+    output.show(true);
+    const blocked = report.endpoints.filter((e) => e.blockers.length);
+    const warned = report.endpoints.reduce((n, e) => n + e.warnings.length, 0);
+    const text = blocked.length
+      ? `CJE: ${blocked.length} of ${report.endpoints.length} endpoint(s) cannot teacher-force: ${blocked[0].blockers[0]}`
+      : `CJE: ${report.endpoints.length} endpoint(s) can teacher-force${warned ? ` (${warned} warning(s) in the CJE output)` : ''}.`;
+    if (blocked.length) void vscode.window.showErrorMessage(text);
+    else if (warned) void vscode.window.showWarningMessage(text);
+    else void vscode.window.showInformationMessage(text);
+    return report;
   }
 
   async function setKey(): Promise<void> {
@@ -306,6 +364,7 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     cmd('cje.score', score),
     cmd('cje.openPanel', openPanel),
     cmd('cje.setFireworksApiKey', setKey),
+    cmd('cje.checkEndpoints', checkEndpoints),
     // The run's progress lives in its notification: the notification centre shows it again when it was hidden.
     cmd('cje.showProgress', () => vscode.commands.executeCommand('notifications.showList')),
     logs,

@@ -115,6 +115,13 @@ export class ConfigLint implements vscode.Disposable {
         actions.push(a);
       }
     }
+    // The static lint cannot tell what a server does: one click asks it (the doctor).
+    if (this.isConfig(doc)) {
+      const a = new vscode.CodeAction('Check scoring endpoints (cje doctor)', vscode.CodeActionKind.QuickFix);
+      a.command = { command: 'cje.checkEndpoints', title: 'Check scoring endpoints', arguments: [doc.uri] };
+      a.diagnostics = ctx.diagnostics.filter((d) => d.source === 'cje');
+      actions.push(a);
+    }
     return actions;
   }
 

@@ -209,4 +209,22 @@ describe('CJE extension in a real VS Code', function () {
     await p.whenLoaded();
     assert.equal(p.data?.meta.input_kind, 'log');
   });
+
+  it('"Check Scoring Endpoints" probes the config's endpoint, and the config's quick fixes offer it', async () => {
+    const config = vscode.Uri.file(path.join(WS, 'cje.config.json'));
+    const report = await vscode.commands.executeCommand<{ endpoints: { baseURL: string; policies: string[]; probes: Record<string, unknown>; blockers: string[] }[] }>('cje.checkEndpoints', config);
+    assert.equal(report.endpoints.length, 1);
+    const e = report.endpoints[0];
+    assert.equal(e.baseURL, process.env.CJE_IT_BASEURL);
+    assert.deepEqual(e.policies, ['base', 'clone', 'other']);
+    assert.deepEqual(e.blockers, []);
+    assert.equal(e.probes.echo, true);
+    assert.equal(e.probes.deterministic, true);
+    assert.equal(e.probes.noiseFloor, 0);
+    const doc = await vscode.workspace.openTextDocument(config);
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', doc.uri, new vscode.Range(0, 0, 0, 1));
+    const check = actions.find((a) => a.title === 'Check scoring endpoints (cje doctor)');
+    assert.ok(check, actions.map((a) => a.title).join(', '));
+    assert.equal(check.command?.command, 'cje.checkEndpoints');
+  });
 });
