@@ -210,7 +210,7 @@ describe('CJE extension in a real VS Code', function () {
     assert.equal(p.data?.meta.input_kind, 'log');
   });
 
-  it('"Check Scoring Endpoints" probes the config's endpoint, and the config's quick fixes offer it', async () => {
+  it('"Check Scoring Endpoints" probes the endpoint of the config, whose quick fixes offer it', async () => {
     const config = vscode.Uri.file(path.join(WS, 'cje.config.json'));
     const report = await vscode.commands.executeCommand<{ endpoints: { baseURL: string; policies: string[]; probes: Record<string, unknown>; blockers: string[] }[] }>('cje.checkEndpoints', config);
     assert.equal(report.endpoints.length, 1);
