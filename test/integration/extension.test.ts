@@ -116,7 +116,10 @@ describe('CJE extension in a real VS Code', function () {
     assert.equal(s.records, 30);
     assert.equal(s.badLines, 2);
     assert.equal(s.scored + s.reused, 30 * 3);
-    const lines = fs.readFileSync(scores, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { policy: string; logprob: number | null; error: unknown });
+    const all = fs.readFileSync(scores, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind?: string; policy: string; logprob: number | null; error: unknown });
+    // The endpoint's profile (the probes before the first request) comes first, then one line per record and policy.
+    assert.deepEqual(all.filter((l) => l.kind).map((l) => l.kind), ['endpoint_profile']);
+    const lines = all.filter((l) => !l.kind);
     assert.equal(lines.length, 90);
     assert.ok(lines.every((l) => typeof l.logprob === 'number' && l.error === null));
     const key = process.env.FIREWORKS_API_KEY!;
