@@ -183,6 +183,8 @@ interface Job {
   record: LogRecord;
   rendered: RenderedPrompt;
   key: string;
+  /** The earlier log line with the same prompt and response. */
+  duplicateOf?: number;
 }
 
 /** The conversation a policy sees for a record: the policy's system prompt replaces any logged one. */
@@ -226,6 +228,12 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   let failed = 0;
   let doneRecords = 0;
   const duplicates: ScoreRunSummary['duplicates'] = { count: 0, examples: [] };
+  const noteDuplicate = (rec: LogRecord, sameAs: number) => {
+    duplicates.count++;
+    if (duplicates.examples.length < (opts.exampleLimit ?? 5)) duplicates.examples.push({ line: rec.line, record: rec.id, sameAs });
+  };
+  // Keys sent but not yet written, with the first line that asked: a record repeating one in flight is a duplicate too.
+  const pendingFirst = new Map<string, number>();
   const errorCounts = new Map<string, number>();
   const logprobs = new Map<string, Map<number, number>>();
   const failures = new Map<string, number>();
@@ -278,6 +286,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     checks: ANSWER_CHECKS_VERSION,
     seam_group: g.seamGroup,
     ...(g.names.length > 1 && name !== g.names[0] ? { reused_from: g.names[0] } : {}),
+    ...(job.duplicateOf !== undefined ? { duplicate_of: job.duplicateOf } : {}),
     model: g.policy.model,
     template: g.spec.variant ? `${g.policy.template}:${g.spec.variant}` : g.policy.template,
     provider: g.policy.provider,
@@ -330,7 +339,10 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
       }
     });
     if (!append(lines)) return;
-    for (const job of jobs) finishJob(job.record.line);
+    for (const job of jobs) {
+      if (pendingFirst.get(job.key) === job.record.line) pendingFirst.delete(job.key);
+      finishJob(job.record.line);
+    }
     emitProgress();
   };
 
@@ -401,6 +413,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     const spreads = lines.map((l) => Math.max(...l.logprobs) - Math.min(...l.logprobs));
     if (spreads.length) repeatSpreads.set(g.fingerprint, spreads);
   };
+  const firstGroup = [...groups.values()][0];
   const batchSizeOf = (g: Group) => g.scorer?.batchSize ?? policyDefaults(g.policy).batchSize;
 
   const inflight = new Set<Promise<void>>();
@@ -465,8 +478,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
           const firstLine = prev.line;
           if (!append(g.names.map((n) => ({ ...prev, policy: n, record: rec.id, line: rec.line, duplicate_of: firstLine, reused_from: prev.policy, scored_at: new Date().toISOString() })))) break;
           for (const n of g.names) record(n, rec, prev.logprob!);
-          duplicates.count++;
-          if (duplicates.examples.length < (opts.exampleLimit ?? 5)) duplicates.examples.push({ line: rec.line, record: rec.id, sameAs: firstLine });
+          if (g === firstGroup) noteDuplicate(rec, firstLine);
           reused += g.names.length;
           finishJob(rec.line);
           continue;
@@ -490,6 +502,12 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
           skipped += g.names.length - missing.length;
           finishJob(rec.line);
           continue;
+        }
+        const inFlight = pendingFirst.get(key);
+        if (inFlight === undefined) pendingFirst.set(key, rec.line);
+        else {
+          job.duplicateOf = inFlight;
+          if (g === firstGroup) noteDuplicate(rec, inFlight);
         }
         g.pending.push(job);
         approxTokens += tokenRate.add(rendered.text);

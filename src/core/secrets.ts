@@ -9,6 +9,10 @@ export function rememberSecret(value: string | undefined): void {
   if (value && value.length >= 4) known.add(value);
 }
 
+export function knownSecrets(): string[] {
+  return [...known];
+}
+
 /** `text` with every occurrence of each given (or remembered) secret replaced by "***". */
 export function redact(text: string, secrets: Iterable<string | undefined> = known): string {
   let out = text;

@@ -1,3 +1,4 @@
+import { knownSecrets, redact as redactSecrets } from '../core/secrets';
 import { BadResponse, readChoices, withoutGenerated, type Echo } from '../scorers/echo-shape';
 
 export interface ProbeEndpoint {
@@ -15,9 +16,7 @@ export type EchoOutcome =
   | { kind: 'http'; status: number; message: string }
   | { kind: 'network'; message: string };
 
-export function redact(text: string, secret: string | undefined): string {
-  return secret ? text.split(secret).join('[redacted]') : text;
-}
+const redact = (text: string, secret: string | undefined) => redactSecrets(text, [secret, ...knownSecrets()]);
 
 /** One raw /completions request, read without the scorer's retries: the doctor wants to see each answer as it is. */
 export async function echoRequest(

@@ -1,0 +1,217 @@
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runScoring } from '../../src/core/score-run';
+import type { CjeConfig, PolicyConfig, ScoreLine } from '../../src/core/types';
+import { CompletionsScorer, RETRY_AFTER_CAP_MS } from '../../src/scorers/completions';
+import { completionsScorerFactory } from '../../src/scorers/make-scorer';
+import { startCompletionsServer, type CompletionsServer } from '../support/completions-server';
+
+const CJE = path.resolve(__dirname, '../../../bin/cje.js');
+
+function cje(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CJE, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A server on 127.0.0.1 answering every POST with `handle`; stops with the test. */
+async function rawServer(handle: (req: http.IncomingMessage, res: http.ServerResponse, body: string, n: number) => void): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
+  let n = 0;
+  const server = http.createServer(async (req, res) => {
+    let body = '';
+    for await (const c of req) body += c;
+    handle(req, res, body, n++);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  server.unref();
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`,
+    count: () => n,
+    close: () => new Promise<void>((ok) => server.close(() => ok())),
+  };
+}
+
+const scoreLines = (file: string): ScoreLine[] =>
+  fs.readFileSync(file, 'utf8').split('\n').filter((l) => l && !l.startsWith('{"kind":')).map((l) => JSON.parse(l));
+
+describe('reliability of scoring: inputs, outputs, locks, secrets, duplicates, retries', function () {
+  this.timeout(60000);
+  let dir: string;
+  let log: string;
+  let server: CompletionsServer;
+  const records = (n: number) => Array.from({ length: n }, (_, i) => ({ prompt_id: `q${i}`, prompt: `Question ${i}?`, response: `Answer ${i}.` }));
+  const writeLog = (recs: object[]) => fs.writeFileSync(log, recs.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const policy = (baseURL: string, extra: Partial<PolicyConfig> = {}): PolicyConfig => ({ provider: 'openai-compatible', baseURL, model: 'toy', template: 'chatml', batchSize: 4, maxRetries: 2, ...extra });
+  const config = (baseURL: string, extra: Partial<PolicyConfig> = {}): CjeConfig => ({ behavior: 'base', policies: { base: policy(baseURL, extra) } });
+  const writeConfig = (cfg: CjeConfig) => {
+    const f = path.join(dir, 'cje.config.json');
+    fs.writeFileSync(f, JSON.stringify(cfg));
+    return f;
+  };
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-rel-'));
+    log = path.join(dir, 'log.jsonl');
+    writeLog(records(6));
+    server = await startCompletionsServer();
+  });
+  afterEach(async () => {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('never writes scores into the log itself (before: appended to it)', async () => {
+    const before = fs.readFileSync(log);
+    await assert.rejects(runScoring({ logFile: log, outFile: log, config: config(server.baseURL), makeScorer: completionsScorerFactory() }), /is the log itself: refusing to write into the input/);
+    const link = path.join(dir, 'same.jsonl');
+    fs.linkSync(log, link);
+    const r = await cje(['score', log, '--config', writeConfig(config(server.baseURL)), '--out', link]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^cje: the scores file .*same\.jsonl is the log itself/m);
+    assert.deepEqual(fs.readFileSync(log), before);
+  });
+
+  it('a full disk (--out /dev/full): one clear message and exit 1, no stack trace (before: hung, then a stack trace)', async () => {
+    const r = await cje(['score', log, '--config', writeConfig(config(server.baseURL)), '--out', '/dev/full', '--no-probe']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^cje: cannot write \/dev\/full: no space left on the device \(ENOSPC\); what was written is kept, free space and run the same command again to resume$/m);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  it('two runs on one scores file: the second stops at once and names the holder; a dead holder\'s lock is taken over', async () => {
+    const slow = await startCompletionsServer({ latencyMs: 150 });
+    try {
+      writeLog(records(24));
+      const cfg = writeConfig(config(slow.baseURL, { batchSize: 1, concurrency: 1 } as Partial<PolicyConfig>));
+      const first = cje(['score', log, '--config', cfg, '--no-probe']);
+      const lock = path.join(dir, 'log.scores.jsonl.lock');
+      for (let i = 0; i < 200 && !fs.existsSync(lock); i++) await new Promise((r) => setTimeout(r, 20));
+      const holder = JSON.parse(fs.readFileSync(lock, 'utf8')).pid;
+      const second = await cje(['score', log, '--config', cfg, '--no-probe']);
+      assert.equal(second.code, 1);
+      assert.match(second.stderr, new RegExp(`log\\.scores\\.jsonl is being written by another cje run \\(pid ${holder}, since `));
+      const r1 = await first;
+      assert.equal(r1.code, 0, r1.stderr);
+      assert.ok(!fs.existsSync(lock), 'the lock is released at the end');
+      const keys = scoreLines(path.join(dir, 'log.scores.jsonl')).map((l) => l.key);
+      assert.equal(keys.length, 24);
+      assert.equal(new Set(keys).size, 24);
+      // A run killed with its lock in place: the pid is gone, the next run takes over.
+      fs.writeFileSync(lock, JSON.stringify({ pid: 2 ** 22 + 12345, started: '2026-01-01T00:00:00Z' }));
+      const third = await cje(['score', log, '--config', cfg, '--no-probe']);
+      assert.equal(third.code, 0, third.stderr);
+      assert.match(third.stdout, /skipped 24/);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('a server that quotes the Authorization header in its errors: the key appears nowhere (before: in the scores file, stdout and --json)', async () => {
+    const secret = 'sk-live-' + 'Q7x'.repeat(10);
+    const echoing = await rawServer((req, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `invalid api key in header Authorization: ${req.headers.authorization}` } }));
+    });
+    try {
+      const cfg = writeConfig(config(echoing.url, { apiKeyEnv: 'CJE_REL_KEY', maxRetries: 0 }));
+      const probed = await cje(['score', log, '--config', cfg, '--out', path.join(dir, 'a.jsonl')], { CJE_REL_KEY: secret });
+      const unprobed = await cje(['score', log, '--config', cfg, '--out', path.join(dir, 'b.jsonl'), '--no-probe', '--json'], { CJE_REL_KEY: secret });
+      assert.equal(probed.code, 1);
+      assert.match(probed.stderr, /HTTP 401: invalid api key in header Authorization: Bearer \*\*\*/);
+      assert.equal(unprobed.code, 1);
+      const b = scoreLines(path.join(dir, 'b.jsonl'));
+      assert.equal(b.length, 6);
+      assert.ok(b.every((l) => l.error === 'HTTP 401: invalid api key in header Authorization: Bearer ***'), b[0].error!);
+      const everything = [probed.stdout, probed.stderr, unprobed.stdout, unprobed.stderr, ...['a.jsonl', 'b.jsonl'].map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))].join('\n');
+      assert.ok(!everything.includes('Q7xQ7x'), 'the key leaked');
+      assert.ok(echoing.count() > 0);
+    } finally {
+      await echoing.close();
+    }
+  });
+
+  it('records that repeat a prompt and response each get their own score lines (before: 8 of 30 dropped)', async () => {
+    const recs = records(5);
+    // Line 3 repeats line 1 inside the same batch of four; line 6 repeats it again later.
+    recs.splice(2, 0, { ...recs[0], prompt_id: 'dup-a' });
+    recs.push({ ...recs[0], prompt_id: 'dup-b' });
+    writeLog(recs);
+    const s = await runScoring({ logFile: log, config: config(server.baseURL), makeScorer: completionsScorerFactory() });
+    const lines = scoreLines(s.outFile);
+    assert.deepEqual(lines.map((l) => l.line).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7]);
+    const first = lines.find((l) => l.line === 1)!;
+    for (const n of [3, 7]) assert.equal(lines.find((l) => l.line === n)!.logprob, first.logprob);
+    assert.ok(s.duplicates.count >= 1 && s.duplicates.examples.every((d) => d.sameAs === 1));
+    assert.equal(lines.find((l) => l.line === 7)!.duplicate_of, 1);
+  });
+
+  it('resume re-checks lines written before the answer checks and rescores those that fail them', async () => {
+    writeLog(records(2));
+    const first = await runScoring({ logFile: log, config: config(server.baseURL), makeScorer: completionsScorerFactory() });
+    const lines = fs.readFileSync(first.outFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ScoreLine & { kind?: string });
+    // As an older version wrote them: no `checks`; one of them with a positive log-prob the checks now refuse.
+    const old = lines.filter((l) => !l.kind).map(({ checks: _c, ...l }, i) => (i === 0 ? { ...l, token_logprobs: [0.5, ...l.token_logprobs.slice(1)], logprob: 0.5 + l.token_logprobs.slice(1).reduce((a, b) => a + b, 0) } : l));
+    fs.writeFileSync(first.outFile, old.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const before = server.requests.length;
+    const again = await runScoring({ logFile: log, config: config(server.baseURL), makeScorer: completionsScorerFactory() });
+    assert.equal(again.store.rechecked?.failed, 1);
+    assert.match(again.store.rechecked!.examples[0].reason, /written before the answer checks, fails them now \(scored again\): token 0 \(.*\) of the response has log-prob 0\.5, above 0/);
+    assert.equal(again.scored, 1);
+    assert.equal(again.skipped, 1);
+    assert.equal(server.requests.length - before, 1);
+  });
+
+  it('Retry-After is capped at 60 s and the wait is cancelled at once (before: an hour, Ctrl-C ignored for seconds)', async () => {
+    const always429 = await rawServer((_req, res) => {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3600' });
+      res.end(JSON.stringify({ error: { message: 'rate limited' } }));
+    });
+    try {
+      const waits: string[] = [];
+      const scorer = new CompletionsScorer({ baseURL: always429.url, model: 'toy', maxRetries: 3, onWait: (m) => waits.push(m) });
+      const controller = new AbortController();
+      const run = runScoring({ logFile: log, config: config(always429.url), makeScorer: async () => scorer, signal: controller.signal });
+      for (let i = 0; i < 200 && waits.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(waits[0], 'the server asked to wait 3600 s; waiting 60 s (the cap) before retrying');
+      controller.abort(new Error('cancelled'));
+      const s = await run;
+      assert.equal(s.cancelled, true);
+      assert.equal(always429.count(), 2, 'one batch of four and one of two, each asked once, neither retried');
+    } finally {
+      await always429.close();
+    }
+    assert.equal(RETRY_AFTER_CAP_MS, 60_000);
+  });
+
+  it('a body cut off mid-way is retried (before: the error "terminated")', async () => {
+    const flaky = await rawServer(async (_req, res, body, n) => {
+      if (n === 0) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4000' });
+        res.write('{"id":"cmpl-1","object":"text_completion","choices":[{"index":0,"text":"');
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
+      const r = await fetch(server.baseURL + '/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      res.writeHead(r.status, { 'content-type': 'application/json' });
+      res.end(await r.text());
+    });
+    try {
+      writeLog(records(1));
+      const s = await runScoring({ logFile: log, config: config(flaky.url), makeScorer: completionsScorerFactory() });
+      assert.equal(s.failed, 0, JSON.stringify(s.errors));
+      assert.equal(s.scored, 1);
+      assert.equal(flaky.count(), 2);
+    } finally {
+      await flaky.close();
+    }
+  });
+});
