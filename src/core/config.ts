@@ -146,6 +146,7 @@ export function parseConfig(text: string, file = 'cje.config.json'): LoadedConfi
     if (pol.provider === 'openai-compatible' && !pol.baseURL) {
       add(['policies', name], 'provider "openai-compatible" needs baseURL, e.g. "http://127.0.0.1:8000/v1" for vLLM');
     }
+    if (pol.provider === 'tgi' && !pol.baseURL) add(['policies', name], 'provider "tgi" needs baseURL, the server\'s root, e.g. "http://127.0.0.1:8080"');
   }
   return { file, config: problems.length ? null : config, problems };
 }

@@ -27,6 +27,7 @@ export async function resolveEndpoint(policy: PolicyConfig, secrets: SecretLooku
       return { baseURL: policy.baseURL ?? FIREWORKS_BASE_URL, apiKey, keySource: env };
     }
     case 'openai-compatible':
+    case 'tgi':
     case 'local': {
       if (!policy.baseURL) throw new Error(`provider ${policy.provider} needs baseURL`);
       if (!policy.apiKeyEnv) return { baseURL: policy.baseURL };

@@ -124,7 +124,7 @@ export interface RenderedPrompt {
   variant?: string;
 }
 
-export type ProviderName = 'fireworks' | 'openai-compatible' | 'local';
+export type ProviderName = 'fireworks' | 'openai-compatible' | 'local' | 'tgi';
 
 export interface PolicyConfig {
   provider: ProviderName;

@@ -3,7 +3,17 @@ import { renderPrompt } from '../core/templates';
 import type { PolicyConfig, TemplateSpec } from '../core/types';
 import type { Echo } from '../scorers/echo-shape';
 import { CompletionsScorer } from '../scorers/completions';
+import { TgiScorer, tgiGenerate, NO_PREFILL } from '../scorers/tgi';
 import { echoRequest, type EchoOutcome, type ProbeEndpoint } from './probe-client';
+
+/** The doctor's requests to TGI's /generate: one text input each, read as an echo. */
+async function tgiAsk(t: ProbeEndpoint, prompt: Parameters<typeof echoRequest>[1], signal?: AbortSignal): Promise<EchoOutcome> {
+  if (typeof prompt !== 'string') return { kind: 'http', status: 422, message: "TGI's /generate takes one text input per request, not lists or token ids" };
+  const r = await tgiGenerate({ baseURL: t.baseURL, apiKey: t.apiKey, timeoutMs: t.timeoutMs }, prompt, signal);
+  if (r.ok) return { kind: 'ok', status: 200, echoes: [r.echo], source: 'choices', body: undefined };
+  if (r.error === NO_PREFILL) return { kind: 'no-logprobs', status: r.status, message: NO_PREFILL, body: undefined };
+  return r.status === 0 ? { kind: 'network', message: r.error } : { kind: 'http', status: r.status, message: r.error };
+}
 
 export interface ProbePolicy {
   name: string;
@@ -110,8 +120,10 @@ export async function probeEndpoint(t: ProbeTarget, opts: ProbeOptions): Promise
   };
   const seen: number[] = [];
   let maxTokens = 0;
+  const tgi = t.provider === 'tgi';
+  const send = (prompt: Parameters<typeof echoRequest>[1], logprobs: number): Promise<EchoOutcome> => (tgi ? tgiAsk(t, prompt, opts.signal) : echoRequest(t, prompt, { maxTokens, logprobs, signal: opts.signal }));
   const ask = async (prompt: Parameters<typeof echoRequest>[1], logprobs = 1) => {
-    const r = await echoRequest(t, prompt, { maxTokens, logprobs, signal: opts.signal });
+    const r = await send(prompt, logprobs);
     if (r.kind === 'ok') for (const e of r.echoes) if (e) for (const x of e.token_logprobs) if (typeof x === 'number') seen.push(x);
     return r;
   };
@@ -137,7 +149,8 @@ export async function probeEndpoint(t: ProbeTarget, opts: ProbeOptions): Promise
   } else if (r0.kind === 'http') {
     blockers.push(`the echo request failed: ${r0.message}`);
     return profile;
-  } else v.maxTokens = 0;
+  } else v.maxTokens = tgi ? 1 : 0;
+  if (tgi) reasons.maxTokens = "TGI's /generate always generates (max_new_tokens ≥ 1): one token is generated and ignored";
 
   if (r0.kind === 'no-logprobs') {
     v.promptLogprobs = false;
@@ -229,6 +242,10 @@ export async function probeEndpoint(t: ProbeTarget, opts: ProbeOptions): Promise
       reasons.topLogprobsLimit = `logprobs ${k}: ${rk.message}`;
     }
     v.topLogprobsLimit ??= 1;
+    if (tgi) {
+      v.topLogprobsLimit = null;
+      reasons.topLogprobsLimit = 'not used: prefill details carry one log-prob per token';
+    }
   }
 
   /** Largest differences between answers `from` on; the first answer may be the only one computed cold. */
@@ -317,7 +334,9 @@ export async function probeEndpoint(t: ProbeTarget, opts: ProbeOptions): Promise
 
   // 7. Template sanity: an instruct model under its own template answers "4" with near certainty.
   const sanity: Record<string, number | null> = {};
-  const scorer = new CompletionsScorer({ baseURL: t.baseURL, model: t.model, apiKey: t.apiKey, batchSize: 1, maxRetries: 1, timeoutMs: t.timeoutMs, maxTokens: maxTokens as 0 | 1 });
+  const scorer = tgi
+    ? new TgiScorer({ baseURL: t.baseURL, apiKey: t.apiKey, maxRetries: 1, timeoutMs: t.timeoutMs })
+    : new CompletionsScorer({ baseURL: t.baseURL, model: t.model, apiKey: t.apiKey, batchSize: 1, maxRetries: 1, timeoutMs: t.timeoutMs, maxTokens: maxTokens as 0 | 1 });
   let sane = true;
   let checked = 0;
   const asked = new Map<string, number | null>();

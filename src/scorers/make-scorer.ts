@@ -3,6 +3,7 @@ import { envSecrets, resolveEndpoint, type Endpoint, type SecretLookup } from '.
 import type { PolicyConfig } from '../core/types';
 import { CompletionsScorer } from './completions';
 import { loadIdEncoder } from './separate-tokenization';
+import { TgiScorer } from './tgi';
 
 /**
  * The backend for one policy, as runScoring's makeScorer wants it: the policy's
@@ -15,9 +16,13 @@ export function completionsScorerFactory(
   onEndpoint?: (name: string, ep: Omit<Endpoint, 'apiKey'>) => void,
   opts: { baseDir?: string } = {},
 ) {
-  return async (policy: PolicyConfig, name: string): Promise<CompletionsScorer> => {
+  return async (policy: PolicyConfig, name: string): Promise<CompletionsScorer | TgiScorer> => {
     const ep = await resolveEndpoint(policy, secrets);
     onEndpoint?.(name, { baseURL: ep.baseURL, keySource: ep.keySource });
+    if (policy.provider === 'tgi') {
+      const d = policyDefaults(policy);
+      return new TgiScorer({ baseURL: ep.baseURL, apiKey: ep.apiKey, maxRetries: d.maxRetries, timeoutMs: d.timeoutMs });
+    }
     return new CompletionsScorer({ ...(await scorerSettings(policy, opts.baseDir ?? process.cwd())), baseURL: ep.baseURL, apiKey: ep.apiKey });
   };
 }

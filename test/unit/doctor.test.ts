@@ -116,6 +116,20 @@ describe('cje doctor against loopback emulations of real servers', function () {
     assert.match(p.blockers[0], /cannot teacher-force.*--enable-prefill-logprobs/);
   });
 
+  it('TGI as provider "tgi" (its /generate): with --enable-prefill-logprobs it can teacher-force, without it a blocker', async () => {
+    const on = await up(startTgi({ prefillLogprobs: true, chat: 'llama3' }));
+    const p = await doctor(config(on.url, { base: { provider: 'tgi' } }));
+    assert.deepEqual(p.blockers, []);
+    assert.deepEqual(
+      [p.probes.echo, p.probes.maxTokens, p.probes.promptLogprobs, p.probes.firstTokenNull, p.probes.offsetUnit, p.probes.listPrompts, p.probes.tokenIdPrompts, p.probes.addsBos, p.probes.doubleBos, p.probes.deterministic, p.probes.templateSanity],
+      [true, 1, true, true, 'absent', false, false, true, true, true, true],
+    );
+    const off = await up(startTgi({ prefillLogprobs: false }));
+    const q = await doctor(config(off.url, { base: { provider: 'tgi' } }));
+    assert.equal(q.probes.promptLogprobs, false);
+    assert.match(q.blockers[0], /--enable-prefill-logprobs/);
+  });
+
   it('llama.cpp server: no prompt log-probs, a blocker; cje doctor exits 1 and --json says why', async () => {
     const s = await up(startLlamaCpp({}));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-doctor-'));

@@ -32,30 +32,32 @@ describe('scoring through each server that can teacher-force, and stopping at th
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function score(s: EmulationServer, name: string) {
+  async function score(s: EmulationServer, name: string, provider: 'openai-compatible' | 'tgi' = 'openai-compatible') {
     started.push(s);
-    const cfg: CjeConfig = { behavior: 'base', policies: { base: { provider: 'openai-compatible', baseURL: s.url, model: 'toy-model', template: 'chatml', batchSize: 4 } } };
+    const cfg: CjeConfig = { behavior: 'base', policies: { base: { provider, baseURL: s.url, model: 'toy-model', template: 'chatml', batchSize: 4 } } };
     const out = path.join(dir, `${name}.scores.jsonl`);
     const summary = await runScoring({ logFile: log, outFile: out, config: cfg, makeScorer: completionsScorerFactory(), probe: cheapProbes() });
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     return { summary, scores: lines.filter((l) => !l.kind) as ScoreLine[], profile: lines.find((l) => l.kind === 'endpoint_profile') };
   }
 
-  it('vLLM, Fireworks and Together give the same scores through three wire formats (offsets or none, choices or the prompt field)', async () => {
+  it('vLLM, Fireworks, Together and TGI give the same scores through four wire formats (offsets or none, choices, the prompt field, prefill details)', async () => {
     const v = await score(await startVllm({ chat: 'chatml' }), 'vllm');
     const f = await score(await startFireworks({ chat: 'chatml' }), 'fireworks');
     const t = await score(await startTogether({ chat: 'chatml' }), 'together');
-    for (const r of [v, f, t]) {
+    const g = await score(await startTgi({ chat: 'chatml', prefillLogprobs: true }), 'tgi', 'tgi');
+    for (const r of [v, f, t, g]) {
       assert.equal(r.summary.failed, 0, JSON.stringify(r.summary.errors));
       assert.equal(r.scores.length, RECORDS.length);
       assert.deepEqual(r.profile.blockers, []);
     }
     for (const rec of RECORDS) {
-      const [a, b, c] = [v, f, t].map((r) => r.scores.find((l) => l.record === rec.prompt_id)!);
+      const [a, b, c, d] = [v, f, t, g].map((r) => r.scores.find((l) => l.record === rec.prompt_id)!);
       // The emulations share one toy model (checked against an independent reference in emulations.test.ts).
       assert.equal(b.logprob, a.logprob, `${rec.prompt_id}: Fireworks`);
       assert.equal(c.logprob, a.logprob, `${rec.prompt_id}: Together`);
       assert.deepEqual(c.tokens, a.tokens);
+      assert.equal(d.logprob, a.logprob, `${rec.prompt_id}: TGI /generate`);
     }
     assert.equal(t.profile.probes.offsetUnit, 'absent');
   });

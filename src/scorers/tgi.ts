@@ -1,0 +1,101 @@
+import { redact, rememberSecret } from '../core/secrets';
+import { extractSpan, type EchoedTokens, type SpanResult } from '../core/span';
+import { RETRY_AFTER_CAP_MS } from './completions';
+import type { ScoreRequest, Scorer } from './scorer';
+
+export interface TgiScorerOptions {
+  /** The server's root (http://host:8080), where /generate is. */
+  baseURL: string;
+  apiKey?: string;
+  maxRetries?: number;
+  timeoutMs?: number;
+}
+
+export const NO_PREFILL =
+  'TGI answered without prefill log-probs: TGI ≥ 3 gives them only when started with --enable-prefill-logprobs';
+
+export type GenerateOutcome = { ok: true; echo: EchoedTokens & { token_ids: number[] } } | { ok: false; status: number; error: string; retryMs?: number };
+
+/**
+ * One teacher-forcing request to TGI's native /generate: TGI has no echo on
+ * /v1/completions and refuses max_new_tokens 0, so one token is generated and
+ * ignored, and the prompt's log-probs are read from details.prefill.
+ */
+export async function tgiGenerate(opts: TgiScorerOptions, text: string, signal?: AbortSignal): Promise<GenerateOutcome> {
+  rememberSecret(opts.apiKey);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
+  const timeout = AbortSignal.timeout(opts.timeoutMs ?? 60000);
+  let res: Response;
+  let body: string;
+  try {
+    res = await fetch(opts.baseURL.replace(/\/+$/, '').replace(/\/v1$/, '') + '/generate', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ inputs: text, parameters: { max_new_tokens: 1, details: true, decoder_input_details: true } }),
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    body = await res.text();
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    return { ok: false, status: 0, error: redact(`request failed: ${(e as Error).message}`), retryMs: 500 };
+  }
+  if (!res.ok) {
+    const ra = Number.parseFloat(res.headers.get('retry-after') ?? '');
+    const retry = res.status === 429 || res.status >= 500 ? Math.min(Number.isFinite(ra) ? ra * 1000 : 500, RETRY_AFTER_CAP_MS) : undefined;
+    let msg = body;
+    try {
+      const j = JSON.parse(body) as { error?: unknown };
+      if (typeof j.error === 'string') msg = j.error;
+    } catch {
+      /* the text itself */
+    }
+    return { ok: false, status: res.status, error: redact(`HTTP ${res.status}: ${msg}`.replace(/\s+/g, ' ').slice(0, 500)), retryMs: retry };
+  }
+  let prefill: unknown;
+  try {
+    prefill = (JSON.parse(body) as { details?: { prefill?: unknown } }).details?.prefill;
+  } catch {
+    return { ok: false, status: res.status, error: 'the answer is not JSON', retryMs: 500 };
+  }
+  if (!Array.isArray(prefill) || prefill.length === 0) return { ok: false, status: res.status, error: NO_PREFILL };
+  const toks = prefill as { id?: unknown; text?: unknown; logprob?: unknown }[];
+  return {
+    ok: true,
+    echo: {
+      tokens: toks.map((t) => (typeof t.text === 'string' ? t.text : '')),
+      token_logprobs: toks.map((t) => (typeof t.logprob === 'number' ? t.logprob : null)),
+      token_ids: toks.map((t) => (typeof t.id === 'number' ? t.id : -1)),
+    },
+  };
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+  });
+
+/** Scores through TGI's /generate, one prompt per request (TGI batches on the server; `concurrency` keeps it fed). */
+export class TgiScorer implements Scorer {
+  readonly batchSize = 1;
+  constructor(private readonly opts: TgiScorerOptions) {}
+
+  /** Where probes should ask (key included, never written anywhere). */
+  get endpoint(): { baseURL: string; apiKey?: string; timeoutMs?: number } {
+    return { baseURL: this.opts.baseURL, apiKey: this.opts.apiKey, timeoutMs: this.opts.timeoutMs };
+  }
+
+  async scoreBatch(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]> {
+    const out: SpanResult[] = [];
+    for (const r of requests) {
+      let res = await tgiGenerate(this.opts, r.rendered.text, signal);
+      for (let attempt = 0; !res.ok && res.retryMs !== undefined && attempt < (this.opts.maxRetries ?? 5); attempt++) {
+        await sleep(res.retryMs * 2 ** attempt, signal);
+        res = await tgiGenerate(this.opts, r.rendered.text, signal);
+      }
+      out.push(res.ok ? extractSpan(r.rendered, res.echo, { endOfTurn: r.endOfTurn }) : { ok: false, failure: 'shape', error: res.error });
+    }
+    return out;
+  }
+}
