@@ -55,7 +55,7 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
     const controller = new AbortController();
     const onSignal = () => {
       if (controller.signal.aborted) process.exit(130);
-      io.err.write('\ncje: cancelling — results already written are kept; run the same command again to resume\n');
+      io.err.write('\ncje score: cancelling — results already written are kept; run the same command again to resume\n');
       controller.abort(new Error('cancelled'));
     };
     process.on('SIGINT', onSignal);
@@ -74,7 +74,7 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
         makeScorer: withLocalWorkers(completionsScorerFactory(undefined, undefined, { baseDir: path.dirname(path.resolve(configFile)) }), {
           baseDir: path.dirname(path.resolve(configFile)),
           onStart: (name, dir, w) => {
-            if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje: ${name}: local worker for ${dir} at ${w.baseURL}\n`);
+            if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje score: ${name}: local worker for ${dir} at ${w.baseURL}\n`);
           },
         }),
         onIssue: (i) => {
