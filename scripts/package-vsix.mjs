@@ -3,8 +3,13 @@
 // cannot be combined in one vsce run, so the extension is packed from a
 // staging folder holding only what it runs from: the bundle
 // (out/dist/extension.js), the panel's bundle (out/webview/report.{js,css}),
-// templates/, schemas/, media/, README.md, and a package.json without the
-// npm-only fields. .vscodeignore is applied there as well.
+// templates/, schemas/, media/, the listing README (README.listing.md, for
+// users: what the extension does, screenshots, settings, commands; README.md
+// is the developers'), CHANGELOG.md, and a package.json without the npm-only
+// fields. .vscodeignore is applied there as well. Relative links of the
+// listing README become absolute URLs into package.json's repository
+// (vsce --baseContentUrl/--baseImagesUrl): the Marketplace shows a README's
+// images only from https URLs, and media/ is committed there.
 //
 // Without --target: cje-inspector.vsix, universal and small, with no local
 // worker (a "local" policy then fails with one message naming the platform
@@ -57,8 +62,8 @@ const copy = (rel) => {
   if (!fs.existsSync(from)) throw new Error(`${rel} is missing: run npm run build first`);
   fs.cpSync(from, path.join(stage, rel), { recursive: true });
 };
-for (const rel of ['out/dist/extension.js', 'out/webview/report.js', 'out/webview/report.css', 'templates', 'schemas', 'media', 'README.md', '.vscodeignore']) copy(rel);
-for (const rel of ['LICENSE', 'LICENSE.md', 'LICENSE.txt', 'CHANGELOG.md']) if (fs.existsSync(path.join(root, rel))) copy(rel);
+for (const rel of ['out/dist/extension.js', 'out/webview/report.js', 'out/webview/report.css', 'templates', 'schemas', 'media', 'README.listing.md', 'CHANGELOG.md', '.vscodeignore']) copy(rel);
+for (const rel of ['LICENSE', 'LICENSE.md', 'LICENSE.txt']) if (fs.existsSync(path.join(root, rel))) copy(rel);
 
 if (target) stageWorkerRuntime(target);
 
@@ -67,10 +72,16 @@ for (const k of ['files', 'scripts', 'dependencies', 'devDependencies', 'bin']) 
 fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
 
 const hasLicense = ['LICENSE', 'LICENSE.md', 'LICENSE.txt'].some((f) => fs.existsSync(path.join(stage, f)));
+const repo = String(pkg.repository?.url ?? pkg.repository ?? '').replace(/^git\+/, '').replace(/\.git$/, '');
+if (!/^https:\/\//.test(repo)) throw new Error(`package.json "repository" must be an https URL (the listing's links point into it), got ${JSON.stringify(pkg.repository)}`);
 const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
 execFileSync(
   process.execPath,
-  [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', ...(target ? ['--target', target] : []), ...(hasLicense ? [] : ['--skip-license']), '-o', out],
+  [
+    vsce, 'package', '--no-dependencies',
+    '--readme-path', 'README.listing.md', '--baseContentUrl', `${repo}/blob/HEAD`, '--baseImagesUrl', `${repo}/raw/HEAD`,
+    ...(target ? ['--target', target] : []), ...(hasLicense ? [] : ['--skip-license']), '-o', out,
+  ],
   { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'] },
 );
 const size = fs.statSync(out).size;

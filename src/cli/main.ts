@@ -1,63 +1,92 @@
-import { parseArgs } from 'node:util';
-import { doctorCommand } from './doctor';
-import { lintCommand } from './lint';
-import { reportCommand } from './report';
-import { scoreCommand } from './score';
-import { workerCommand } from './worker';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { packageRoot } from '../core/package-root';
+import { redact } from '../core/secrets';
+import { commandHelp, runCommand, synopsis, UsageError, wrap, type Command, type Io } from './command';
+import { closest } from './did-you-mean';
+import { DOCTOR_COMMAND } from './doctor';
+import { LINT_COMMAND } from './lint';
+import { REPORT_COMMAND } from './report';
+import { SCORE_COMMAND } from './score';
+import { WORKER_COMMAND } from './worker';
 
-const USAGE = `cje — teacher-forced log-probs and importance-weight diagnostics for off-policy evaluation
+export { UsageError, type Io } from './command';
 
-Usage:
-  cje score LOG [--config CONFIG] [--out FILE] [--policy NAME ...] [--json] [--dry-run]
-      Score every response of a JSONL log under each policy of the config,
-      appending to LOG.scores.jsonl (resumes where a previous run stopped).
-  cje report INPUT [--log LOG] [--config CONFIG] [--identical TARGET=BEHAVIOR ...] [--out report.html] [--json report.json]
-      Weight diagnostics and a self-contained HTML report from a scores file or a log with log-probs.
-  cje worker --model DIR [--port N] [--device auto|cpu|cuda] [--dtype fp32|fp16|q8] [--max-batch-tokens N]
-      Serve a local model folder (transformers.js/ONNX) on 127.0.0.1 with the completions echo protocol.
-  cje doctor [CONFIG] [--json] [--policy NAME ...] [--quick]
-      Probe each scoring endpoint of the config: echo, max_tokens, offsets, BOS, determinism (noise floor),
-      batch and prefix-cache effects, template sanity; exit 1 when one cannot teacher-force.
-  cje lint CONFIG [--json] [--fix]
-      Check the config's templates, providers and policies (file:line:col: severity CODE message); exit 1 on errors.
+/** Every command, in the order the usage lists them. A new command is one entry here (the cast: each run() takes its own typed values). */
+export const COMMANDS: readonly Command[] = [SCORE_COMMAND, REPORT_COMMAND, DOCTOR_COMMAND, LINT_COMMAND, WORKER_COMMAND] as unknown as Command[];
 
-Exit codes: 0 all done, 1 some lines or records failed (or cancelled), 2 bad usage or config.
-`;
+export function version(): string {
+  return JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
+}
 
-export class UsageError extends Error {}
+/** The global usage, written from COMMANDS: every option of every command, what is optional in [ ]. */
+export function usage(): string {
+  let s = 'cje — teacher-forced log-probs and importance-weight diagnostics for off-policy evaluation\n\n';
+  s += 'Usage (what is in [ ] is optional):\n';
+  for (const c of COMMANDS) {
+    s += `${synopsis(c, '  ')}\n`;
+    for (const line of wrap(c.summary, 94)) s += `      ${line}\n`;
+  }
+  s += '  cje COMMAND --help\n      That command\'s usage, each option explained.\n';
+  s += '  cje --version\n      The version of cje.\n';
+  s += '\nExit codes: 0 all done, 1 some lines or records failed (or cancelled), 2 bad usage or config.\n';
+  return s;
+}
 
-export type Io = { out: NodeJS.WritableStream & { isTTY?: boolean }; err: NodeJS.WritableStream & { isTTY?: boolean } };
+/** An error's message without the `cje:` / `cje worker:` it may already carry, so each line has one prefix. */
+function bare(message: string): string {
+  return message.replace(/^(?:cje(?: [a-z-]+)?: )+/, '');
+}
 
 export async function main(argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
-  const [cmd, ...rest] = argv;
+  const [name, ...rest] = argv;
+  const command = COMMANDS.find((c) => c.name === name);
+  const prefix = command ? `cje ${command.name}` : 'cje';
   try {
-    switch (cmd) {
-      case 'score':
-        return await scoreCommand(rest, io);
-      case 'report':
-        return await reportCommand(rest, io);
-      case 'worker':
-        return await workerCommand(rest, io);
-      case 'lint':
-        return await lintCommand(rest, io);
-      case 'doctor':
-        return await doctorCommand(rest, io);
+    if (command) return await runCommand(command, rest, io);
+    switch (name) {
       case undefined:
+        io.err.write(usage());
+        return 2;
       case '-h':
       case '--help':
-      case 'help':
-        io.out.write(USAGE);
-        return cmd === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown command "${cmd}"`);
+        io.out.write(usage());
+        return 0;
+      case 'help': {
+        if (rest[0] === undefined) {
+          io.out.write(usage());
+          return 0;
+        }
+        const c = COMMANDS.find((x) => x.name === rest[0]);
+        if (!c) throw new UsageError(unknownCommand(rest[0]));
+        io.out.write(commandHelp(c));
+        return 0;
+      }
+      case '--version':
+        io.out.write(`${version()}\n`);
+        return 0;
     }
+    if (name.startsWith('-')) {
+      const guess = closest(name.replace(/^-+/, ''), ['help', 'version']);
+      throw new UsageError(`unknown option ${name}${guess ? `; did you mean --${guess}?` : ''} (options go after the command: cje COMMAND --help lists them)`);
+    }
+    throw new UsageError(unknownCommand(name));
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err.write(`cje: ${(e as Error).message}\n\n${USAGE}`);
+    if (e instanceof UsageError) {
+      io.err.write(`${prefix}: ${e.message}\n`);
       return 2;
     }
-    throw e;
+    // Anything else that stops a command (a worker that cannot start, a file that cannot be
+    // written) is one line too; CJE_DEBUG=1 adds the stack for a bug report.
+    const err = e as Error;
+    // Keys looked up by the run are never printed, whatever a server put in its error.
+    io.err.write(`${prefix}: ${redact(bare(err?.message ?? String(e)))}\n`);
+    if (process.env.CJE_DEBUG && err?.stack) io.err.write(`${err.stack}\n`);
+    return 2;
   }
 }
 
-export { parseArgs };
+function unknownCommand(name: string): string {
+  const guess = closest(name, COMMANDS.map((c) => c.name));
+  return `unknown command "${name}"; ${guess ? `did you mean ${guess}?` : `the commands are ${COMMANDS.map((c) => c.name).join(', ')}`} (cje --help lists them)`;
+}

@@ -1,19 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { ReportInputError, buildReportData, type ReportData } from '../core/report-data';
 import { writeReportHtml } from '../core/report-html';
-import type { Io } from './main';
-import { UsageError } from './main';
+import { defineCommand, runCommand, UsageError, type Io } from './command';
+import { assertReadableFile, findConfig, logOfScores } from './inputs';
 import { formatTable } from './table';
-
-const REPORT_USAGE = `  cje report INPUT [--log LOG] [--config CONFIG] [--behavior NAME] [--identical TARGET=BEHAVIOR ...]
-             [--out report.html] [--json report.json] [--token-records N] [--bootstrap B]
-      Importance-weight diagnostics of each target policy against the behavior policy, from a
-      scores file (cje score) or a log carrying base_policy_logprob / target_policy_logprobs;
-      writes a self-contained HTML report (default INPUT.report.html) and optionally JSON.
-      Exit 1 when a target that must equal the behavior does not.
-`;
 
 function fmt(x: number | null | undefined, digits: number): string {
   return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '—';
@@ -68,68 +59,84 @@ export function reportSummary(data: ReportData): string {
   return s;
 }
 
-export async function reportCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      log: { type: 'string', short: 'l' },
-      config: { type: 'string', short: 'c' },
-      behavior: { type: 'string', short: 'b' },
-      identical: { type: 'string', multiple: true },
-      out: { type: 'string', short: 'o' },
-      json: { type: 'string' },
-      'token-records': { type: 'string' },
-      bootstrap: { type: 'string' },
-      quiet: { type: 'boolean', short: 'q' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    io.out.write(`Usage:\n${REPORT_USAGE}`);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new UsageError('report takes exactly one INPUT (a scores file or a log with log-probs)');
-  const input = positionals[0];
-  if (!fs.existsSync(input)) throw new UsageError(`${input}: no such file`);
-  const intOpt = (name: string, v: string | undefined): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number ≥ 0`);
-    return n;
-  };
-  const tokenRecords = intOpt('token-records', values['token-records']);
-  const b = intOpt('bootstrap', values.bootstrap);
-  let data: ReportData;
-  try {
-    data = await buildReportData({
-      input,
-      log: values.log,
-      config: values.config,
-      behavior: values.behavior,
-      identical: values.identical,
-      tokenRecords,
-      bootstrap: b === undefined ? undefined : { b },
-    });
-  } catch (e) {
-    if (e instanceof ReportInputError) {
-      io.err.write(`cje report: ${e.message}\n`);
-      return 2;
+export const REPORT_COMMAND = defineCommand({
+  name: 'report',
+  summary: 'Importance-weight diagnostics and a self-contained HTML report from a scores file or a log with log-probs.',
+  description: `Importance-weight diagnostics of each target policy against the behavior policy, from a
+scores file (cje score) or a log carrying base_policy_logprob / target_policy_logprobs; writes a
+self-contained HTML report (default: INPUT without .jsonl, plus .report.html, beside INPUT) and
+optionally JSON. For a scores file LOG.scores.jsonl, the log LOG.jsonl beside it is read when
+there is one (judge scores, logged log-probs), and the config is found as cje score finds it.
+Exit 1 when a target that must equal the behavior does not; 2 on bad usage or input.`,
+  positionals: { name: 'INPUT', min: 1, max: 1, summary: 'a scores file (LOG.scores.jsonl) or a log with log-probs' },
+  options: {
+    log: { type: 'string', short: 'l', value: 'LOG', summary: 'the log of a scores file (default: LOG.jsonl beside LOG.scores.jsonl, when it exists)' },
+    config: { type: 'string', short: 'c', value: 'CONFIG', summary: 'the policy config, for the behavior and fingerprints; default: found as cje score finds it (cje.config.json beside the log, else above it up to the working folder, else in the working folder)' },
+    behavior: { type: 'string', short: 'b', value: 'NAME', summary: 'the behavior policy when no config names it' },
+    identical: { type: 'string', multiple: true, value: 'TARGET=BEHAVIOR', summary: 'a target that must equal the behavior (its weights must all be 1)' },
+    out: { type: 'string', short: 'o', value: 'FILE', summary: 'the HTML report (default INPUT.report.html, INPUT without .jsonl)' },
+    json: { type: 'string', value: 'FILE', summary: 'also write the numbers as JSON' },
+    'token-records': { type: 'string', value: 'N', summary: 'records with per-token detail in the report' },
+    bootstrap: { type: 'string', value: 'B', summary: 'bootstrap resamples for the IPS / SNIPS intervals (0: none)' },
+    quiet: { type: 'boolean', short: 'q', summary: 'print only the files written, not the summary table' },
+  },
+  run: async ({ values, positionals }, io) => {
+    const input = positionals[0];
+    assertReadableFile(input);
+    if (values.log) assertReadableFile(values.log);
+    // As the panel does (src/extension/config-discovery.ts): a scores file's log is the file beside it without .scores.
+    const log = values.log ?? logOfScores(input);
+    const found = values.config ? undefined : findConfig(log ?? input);
+    const config = values.config ?? found?.file;
+    const intOpt = (name: string, v: string | undefined): number | undefined => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number ≥ 0`);
+      return n;
+    };
+    const tokenRecords = intOpt('token-records', values['token-records']);
+    const b = intOpt('bootstrap', values.bootstrap);
+    let data: ReportData;
+    try {
+      data = await buildReportData({
+        input,
+        log,
+        config,
+        behavior: values.behavior,
+        identical: values.identical,
+        tokenRecords,
+        bootstrap: b === undefined ? undefined : { b },
+      });
+    } catch (e) {
+      if (e instanceof ReportInputError) {
+        io.err.write(`cje report: ${e.message}\n`);
+        return 2;
+      }
+      throw e;
     }
-    throw e;
-  }
-  const out = values.out ?? input.replace(/\.jsonl?$/i, '') + '.report.html';
-  const html = writeReportHtml(out, data);
-  let jsonBytes = 0;
-  if (values.json) {
-    fs.mkdirSync(path.dirname(path.resolve(values.json)), { recursive: true });
-    const text = JSON.stringify(data, null, 1);
-    fs.writeFileSync(values.json, text);
-    jsonBytes = Buffer.byteLength(text);
-  }
-  if (!values.quiet) io.out.write(reportSummary(data));
-  io.out.write(`\nwrote ${out} (${(html.bytes / 1024).toFixed(0)} KiB)\n`);
-  if (values.json) io.out.write(`wrote ${values.json} (${(jsonBytes / 1024).toFixed(0)} KiB)\n`);
-  const broken = data.policies.some((p) => p.identical.expected && p.identical.violation_count > 0);
-  return broken ? 1 : 0;
+    const out = values.out ?? input.replace(/\.jsonl?$/i, '') + '.report.html';
+    const html = writeReportHtml(out, data);
+    let jsonBytes = 0;
+    if (values.json) {
+      fs.mkdirSync(path.dirname(path.resolve(values.json)), { recursive: true });
+      const text = JSON.stringify(data, null, 1);
+      fs.writeFileSync(values.json, text);
+      jsonBytes = Buffer.byteLength(text);
+    }
+    if (!values.quiet) io.out.write(reportSummary(data));
+    // Say what was found rather than given, so a surprising report can be traced to its inputs.
+    const lines: string[] = [];
+    if (log && !values.log) lines.push(`log: ${log} (beside the scores file)`);
+    if (found) lines.push(`config: ${path.relative(process.cwd(), found.file) || found.file} (${found.how})`);
+    lines.push(`wrote ${out} (${(html.bytes / 1024).toFixed(0)} KiB)`);
+    if (values.json) lines.push(`wrote ${values.json} (${(jsonBytes / 1024).toFixed(0)} KiB)`);
+    io.out.write(`\n${lines.join('\n')}\n`);
+    const broken = data.policies.some((p) => p.identical.expected && p.identical.violation_count > 0);
+    return broken ? 1 : 0;
+  },
+});
+
+/** `cje report ARGS...` (main() dispatches here through COMMANDS). */
+export function reportCommand(argv: string[], io: Io): Promise<number> {
+  return runCommand(REPORT_COMMAND, argv, io);
 }

@@ -1,7 +1,4 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { CONFIG_FILE_NAME, discoverConfig } from '../core/config-discovery';
 import { formatConfigProblem, loadConfig } from '../core/config';
 import { formatIssue } from '../core/log-reader';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
@@ -12,123 +9,124 @@ import { EndpointBlockedError } from '../core/endpoint-profile';
 import { StoreLockedError, StoreWriteError } from '../core/score-store';
 import { cheapProbes } from '../doctor/before-scoring';
 import { withLocalWorkers, workers } from '../worker/manager';
-import type { Io } from './main';
-import { UsageError } from './main';
+import { defineCommand, runCommand, UsageError, type Io } from './command';
+import { assertReadableFile, findConfig } from './inputs';
 import { formatTable, num } from './table';
 
-/**
- * The config to use when none is named: as the extension finds it (beside the
- * log, then in folders above it up to the working folder), else the working folder's.
- */
-function findConfig(log: string): string | undefined {
-  const found = discoverConfig({ logFile: log, workspaceFolder: process.cwd(), exists: fs.existsSync });
-  if (found.kind === 'found') return found.file;
-  const here = path.join(process.cwd(), CONFIG_FILE_NAME);
-  return fs.existsSync(here) ? here : undefined;
-}
-
-export async function scoreCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      out: { type: 'string', short: 'o' },
-      policy: { type: 'string', short: 'p', multiple: true },
-      json: { type: 'boolean' },
-      quiet: { type: 'boolean', short: 'q' },
-      'max-line-bytes': { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      'no-probe': { type: 'boolean' },
-      repeat: { type: 'string' },
-      'repeat-sample': { type: 'string' },
-    },
-  });
-  if (positionals.length !== 1) throw new UsageError('score takes exactly one LOG file');
-  const log = positionals[0];
-  const configFile = values.config ?? findConfig(log);
-  if (!configFile) throw new UsageError('no --config given and no cje.config.json beside the log, in a folder above it or in the working folder');
-  const loaded = loadConfig(configFile);
-  if (!loaded.config) {
-    for (const p of loaded.problems) io.err.write(formatConfigProblem(configFile, p) + '\n');
-    return 2;
-  }
-  const config = loaded.config;
-  const maxLineBytes = values['max-line-bytes'] ? Number(values['max-line-bytes']) : undefined;
-  if (maxLineBytes !== undefined && !(maxLineBytes > 0)) throw new UsageError('--max-line-bytes must be a positive number');
-  const repeatK = values.repeat === undefined ? undefined : Number(values.repeat);
-  if (repeatK !== undefined && !(Number.isInteger(repeatK) && repeatK >= 1 && repeatK <= 100)) throw new UsageError('--repeat K: K must be a whole number from 1 to 100');
-  const repeatSample = values['repeat-sample'] === undefined ? undefined : Number(values['repeat-sample']);
-  if (repeatSample !== undefined && !(Number.isInteger(repeatSample) && repeatSample >= 1 && repeatSample <= 10000)) throw new UsageError('--repeat-sample N: N must be a whole number from 1 to 10000');
-  if (values['dry-run']) {
-    const est = await estimateRun({ logFile: log, config, outFile: values.out, policies: values.policy, maxLineBytes });
-    if (values.json) io.out.write(JSON.stringify(est, null, 2) + '\n');
-    else {
-      if (!values.quiet) for (const i of est.issues) io.err.write(formatIssue(i) + '\n');
-      io.out.write(formatEstimate(est));
+export const SCORE_COMMAND = defineCommand({
+  name: 'score',
+  summary: 'Score every response of a JSONL log under each policy of the config, appending to LOG.scores.jsonl (resumes where a previous run stopped).',
+  description: `Scores every response of LOG under the behavior policy and each target policy of the config by
+teacher forcing, and appends one line per record and policy to LOG.scores.jsonl (or --out). A run
+that stops (Ctrl-C, a crash) keeps what it wrote; the same command resumes. "local" policies with a
+model folder get a local worker, started for the run and stopped at the end.
+Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: bad usage or config.`,
+  positionals: { name: 'LOG', min: 1, max: 1, summary: 'the JSONL log to score' },
+  options: {
+    config: { type: 'string', short: 'c', value: 'CONFIG', summary: 'the policy config; default: cje.config.json beside the log, else in a folder above it up to the working folder, else in the working folder' },
+    out: { type: 'string', short: 'o', value: 'FILE', summary: 'the scores file (default LOG.scores.jsonl, beside the log)' },
+    policy: { type: 'string', short: 'p', multiple: true, value: 'NAME', summary: 'score only these target policies (the behavior is always scored)' },
+    json: { type: 'boolean', summary: 'print the summary (or the --dry-run estimate) as JSON' },
+    quiet: { type: 'boolean', short: 'q', summary: 'no progress, no per-line messages' },
+    'max-line-bytes': { type: 'string', value: 'N', summary: 'skip log lines longer than N bytes as bad lines (default 8 MiB)' },
+    'dry-run': { type: 'boolean', summary: 'count records, requests and approximate tokens; send and write nothing' },
+    'no-probe': { type: 'boolean', summary: "skip the endpoint probes run before an endpoint's first request (see cje doctor)" },
+    repeat: { type: 'string', value: 'K', summary: 'score a uniform sample of records K more times per policy, to measure the endpoint\'s noise on the log itself' },
+    'repeat-sample': { type: 'string', value: 'N', summary: 'how many records --repeat scores again (default 20)' },
+  },
+  run: async ({ values, positionals }, io) => {
+    const log = positionals[0];
+    // Before a worker starts or a scores file is created: a log that cannot be read is bad usage.
+    assertReadableFile(log);
+    const configFile = values.config ?? findConfig(log)?.file;
+    if (!configFile) throw new UsageError('no --config given and no cje.config.json beside the log, in a folder above it or in the working folder');
+    const loaded = loadConfig(configFile);
+    if (!loaded.config) {
+      for (const p of loaded.problems) io.err.write(formatConfigProblem(configFile, p) + '\n');
+      return 2;
     }
-    return 0;
-  }
+    const config = loaded.config;
+    const maxLineBytes = values['max-line-bytes'] ? Number(values['max-line-bytes']) : undefined;
+    if (maxLineBytes !== undefined && !(maxLineBytes > 0)) throw new UsageError('--max-line-bytes must be a positive number');
+    const repeatK = values.repeat === undefined ? undefined : Number(values.repeat);
+    if (repeatK !== undefined && !(Number.isInteger(repeatK) && repeatK >= 1 && repeatK <= 100)) throw new UsageError('--repeat K: K must be a whole number from 1 to 100');
+    const repeatSample = values['repeat-sample'] === undefined ? undefined : Number(values['repeat-sample']);
+    if (repeatSample !== undefined && !(Number.isInteger(repeatSample) && repeatSample >= 1 && repeatSample <= 10000)) throw new UsageError('--repeat-sample N: N must be a whole number from 1 to 10000');
+    if (values['dry-run']) {
+      const est = await estimateRun({ logFile: log, config, outFile: values.out, policies: values.policy, maxLineBytes });
+      if (values.json) io.out.write(JSON.stringify(est, null, 2) + '\n');
+      else {
+        if (!values.quiet) for (const i of est.issues) io.err.write(formatIssue(i) + '\n');
+        io.out.write(formatEstimate(est));
+      }
+      return 0;
+    }
 
-  const controller = new AbortController();
-  const onSignal = () => {
-    if (controller.signal.aborted) process.exit(130);
-    io.err.write('\ncje: cancelling — results already written are kept; run the same command again to resume\n');
-    controller.abort(new Error('cancelled'));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const tty = !!io.err.isTTY && !values.quiet;
-  let lastDraw = 0;
-  try {
-    const summary = await runScoring({
-      logFile: log,
-      config,
-      outFile: values.out,
-      policies: values.policy,
-      maxLineBytes,
-      signal: controller.signal,
-      probe: values['no-probe'] ? undefined : cheapProbes(controller.signal),
-      repeat: repeatK ? { k: repeatK, sample: repeatSample } : undefined,
-      // "local" policies that name a model folder get a worker started for it (one per folder, stopped at the end).
-      makeScorer: withLocalWorkers(completionsScorerFactory(undefined, undefined, { baseDir: path.dirname(path.resolve(configFile)) }), {
-        baseDir: path.dirname(path.resolve(configFile)),
-        onStart: (name, dir, w) => {
-          if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje: ${name}: local worker for ${dir} at ${w.baseURL}\n`);
+    const controller = new AbortController();
+    const onSignal = () => {
+      if (controller.signal.aborted) process.exit(130);
+      io.err.write('\ncje score: cancelling — results already written are kept; run the same command again to resume\n');
+      controller.abort(new Error('cancelled'));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const tty = !!io.err.isTTY && !values.quiet;
+    let lastDraw = 0;
+    try {
+      const summary = await runScoring({
+        logFile: log,
+        config,
+        outFile: values.out,
+        policies: values.policy,
+        maxLineBytes,
+        signal: controller.signal,
+        probe: values['no-probe'] ? undefined : cheapProbes(controller.signal),
+        repeat: repeatK ? { k: repeatK, sample: repeatSample } : undefined,
+        // "local" policies that name a model folder get a worker started for it (one per folder, stopped at the end).
+        makeScorer: withLocalWorkers(completionsScorerFactory(undefined, undefined, { baseDir: path.dirname(path.resolve(configFile)) }), {
+          baseDir: path.dirname(path.resolve(configFile)),
+          onStart: (name, dir, w) => {
+            if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje score: ${name}: local worker for ${dir} at ${w.baseURL}\n`);
+          },
+        }),
+        onIssue: (i) => {
+          if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}${formatIssue(i)}\n`);
         },
-      }),
-      onIssue: (i) => {
-        if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}${formatIssue(i)}\n`);
-      },
-      onProgress: (p) => {
-        if (!tty) return;
-        const now = Date.now();
-        if (now - lastDraw < 100 && p.done < p.total) return;
-        lastDraw = now;
-        io.err.write(`\r\x1b[Kscoring ${p.done}/${p.total} records · ${p.rate.toFixed(1)}/s · ${p.failed} failed · ≈${formatApproxCount(p.approxTokens)} tokens sent (estimate)`);
-      },
-    });
-    if (tty) io.err.write('\r\x1b[K');
-    if (!values.json && !values.quiet) for (const e of summary.endpoints) for (const w of e.warnings) io.err.write(`cje: ${e.baseURL}: ${w}\n`);
-    if (values.json) io.out.write(JSON.stringify(summary, null, 2) + '\n');
-    else io.out.write(formatSummary(summary));
-    return summary.failed || summary.badLines || summary.cancelled ? 1 : 0;
-  } catch (e) {
-    if (e instanceof StoreWriteError || e instanceof StoreLockedError) {
+        onProgress: (p) => {
+          if (!tty) return;
+          const now = Date.now();
+          if (now - lastDraw < 100 && p.done < p.total) return;
+          lastDraw = now;
+          io.err.write(`\r\x1b[Kscoring ${p.done}/${p.total} records · ${p.rate.toFixed(1)}/s · ${p.failed} failed · ≈${formatApproxCount(p.approxTokens)} tokens sent (estimate)`);
+        },
+      });
       if (tty) io.err.write('\r\x1b[K');
-      io.err.write(`cje: ${e.message}\n`);
+      if (!values.json && !values.quiet) for (const e of summary.endpoints) for (const w of e.warnings) io.err.write(`cje score: ${e.baseURL}: ${w}\n`);
+      if (values.json) io.out.write(JSON.stringify(summary, null, 2) + '\n');
+      else io.out.write(formatSummary(summary));
+      return summary.failed || summary.badLines || summary.cancelled ? 1 : 0;
+    } catch (e) {
+      if (e instanceof StoreWriteError || e instanceof StoreLockedError) {
+        if (tty) io.err.write('\r\x1b[K');
+        io.err.write(`cje score: ${e.message}\n`);
+        return 1;
+      }
+      if (!(e instanceof EndpointBlockedError)) throw e;
+      if (tty) io.err.write('\r\x1b[K');
+      const p = e.profile;
+      io.err.write(`cje score: ${p.baseURL} (${p.model}) cannot score ${p.policies.join(', ')}:\n${p.blockers.map((b) => `  ${b}\n`).join('')}(the profile is in the scores file; \`cje doctor\` shows every probe; --no-probe skips the check)\n`);
       return 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await workers.stopAll();
     }
-    if (!(e instanceof EndpointBlockedError)) throw e;
-    if (tty) io.err.write('\r\x1b[K');
-    const p = e.profile;
-    io.err.write(`cje: ${p.baseURL} (${p.model}) cannot score ${p.policies.join(', ')}:\n${p.blockers.map((b) => `  ${b}\n`).join('')}(the profile is in the scores file; \`cje doctor\` shows every probe; --no-probe skips the check)\n`);
-    return 1;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await workers.stopAll();
-  }
+  },
+});
+
+/** `cje score ARGS...` (main() dispatches here through COMMANDS). */
+export function scoreCommand(argv: string[], io: Io): Promise<number> {
+  return runCommand(SCORE_COMMAND, argv, io);
 }
 
 export function formatEstimate(e: RunEstimate): string {

@@ -76,14 +76,14 @@ describe('reliability of scoring: inputs, outputs, locks, secrets, duplicates, r
     fs.linkSync(log, link);
     const r = await cje(['score', log, '--config', writeConfig(config(server.baseURL)), '--out', link]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^cje: the scores file .*same\.jsonl is the log itself/m);
+    assert.match(r.stderr, /^cje score: the scores file .*same\.jsonl is the log itself/m);
     assert.deepEqual(fs.readFileSync(log), before);
   });
 
   it('a full disk (--out /dev/full): one clear message and exit 1, no stack trace (before: hung, then a stack trace)', async () => {
     const r = await cje(['score', log, '--config', writeConfig(config(server.baseURL)), '--out', '/dev/full', '--no-probe']);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^cje: cannot write \/dev\/full: no space left on the device \(ENOSPC\); what was written is kept, free space and run the same command again to resume$/m);
+    assert.match(r.stderr, /^cje score: cannot write \/dev\/full: no space left on the device \(ENOSPC\); what was written is kept, free space and run the same command again to resume$/m);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   });
 
