@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../core/atomic-write';
+import { sameFile } from '../core/score-run';
 import { ReportInputError, buildReportData, type ReportData } from '../core/report-data';
 import { writeReportHtml } from '../core/report-html';
 import { defineCommand, runCommand, UsageError, type Io } from './command';
@@ -59,6 +61,9 @@ export function reportSummary(data: ReportData): string {
   return s;
 }
 
+const MAX_BOOTSTRAP = 100_000;
+const MAX_TOKEN_RECORDS = 1000;
+
 export const REPORT_COMMAND = defineCommand({
   name: 'report',
   summary: 'Importance-weight diagnostics and a self-contained HTML report from a scores file or a log with log-probs.',
@@ -96,6 +101,15 @@ Exit 1 when a target that must equal the behavior does not; 2 on bad usage or in
     };
     const tokenRecords = intOpt('token-records', values['token-records']);
     const b = intOpt('bootstrap', values.bootstrap);
+    // Input-driven costs have a ceiling: 100,000 resamples already pin an interval to the third digit.
+    if (b !== undefined && b > MAX_BOOTSTRAP) throw new UsageError(`--bootstrap ${b}: at most ${MAX_BOOTSTRAP} resamples`);
+    if (tokenRecords !== undefined && tokenRecords > MAX_TOKEN_RECORDS) throw new UsageError(`--token-records ${tokenRecords}: at most ${MAX_TOKEN_RECORDS} (the page carries every token of each)`);
+    // Never over an input: the report of a scores file must not replace the scores file.
+    const outPath = values.out ?? input.replace(/\.jsonl?$/i, '') + '.report.html';
+    for (const [flag, target] of [['--out', outPath], ['--json', values.json]] as const) {
+      if (!target) continue;
+      for (const src of [input, log, config]) if (src && sameFile(target, src)) throw new UsageError(`${flag} ${target} is an input of this report (${src}): refusing to write over it`);
+    }
     let data: ReportData;
     try {
       data = await buildReportData({
@@ -118,9 +132,8 @@ Exit 1 when a target that must equal the behavior does not; 2 on bad usage or in
     const html = writeReportHtml(out, data);
     let jsonBytes = 0;
     if (values.json) {
-      fs.mkdirSync(path.dirname(path.resolve(values.json)), { recursive: true });
       const text = JSON.stringify(data, null, 1);
-      fs.writeFileSync(values.json, text);
+      writeFileAtomic(values.json, text);
       jsonBytes = Buffer.byteLength(text);
     }
     if (!values.quiet) io.out.write(reportSummary(data));

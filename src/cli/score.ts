@@ -104,6 +104,11 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
       if (!values.json && !values.quiet) for (const e of summary.endpoints) for (const w of e.warnings) io.err.write(`cje score: ${e.baseURL}: ${w}\n`);
       if (values.json) io.out.write(JSON.stringify(summary, null, 2) + '\n');
       else io.out.write(formatSummary(summary));
+      // A log without a single record is not a finished job: it is the wrong file, or an empty one.
+      if (summary.records === 0 && !summary.cancelled) {
+        io.err.write(`cje score: ${log} holds no records${summary.badLines ? ` (${summary.badLines} bad line(s), listed above)` : ''}\n`);
+        return 1;
+      }
       return summary.failed || summary.badLines || summary.cancelled ? 1 : 0;
     } catch (e) {
       if (e instanceof StoreWriteError || e instanceof StoreLockedError) {

@@ -4,6 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import { writeFileAtomic } from './atomic-write';
 import * as path from 'node:path';
 import { packageRoot } from './package-root';
 import type { ReportData } from './report-types';
@@ -76,7 +77,6 @@ export function reportHtml(data: ReportData, bundle: WebviewBundle = loadWebview
 /** Writes the report page; returns its size in bytes. */
 export function writeReportHtml(file: string, data: ReportData, bundle?: WebviewBundle): { bytes: number } {
   const html = reportHtml(data, bundle);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  fs.writeFileSync(file, html);
+  writeFileAtomic(file, html);
   return { bytes: Buffer.byteLength(html) };
 }
