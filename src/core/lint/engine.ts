@@ -9,6 +9,7 @@ import { customTemplateFormatRule } from './rules/custom-template-format';
 import { doubleBosRule } from './rules/double-bos';
 import { endOfTurnConsistencyRule } from './rules/end-of-turn-consistency';
 import { identicalFingerprintsRule } from './rules/identical-fingerprints';
+import { keyTrustRule } from './rules/key-trust';
 import { promptPrefixRule } from './rules/prompt-prefix';
 import { providerLacksEchoRule } from './rules/provider-lacks-echo';
 import { renderDateRule } from './rules/render-date';
@@ -28,6 +29,7 @@ export const LINT_RULES: readonly LintRule[] = [
   promptPrefixRule,
   endOfTurnConsistencyRule,
   providerLacksEchoRule,
+  keyTrustRule,
   identicalFingerprintsRule,
   specialTokensSingleRule,
 ];
