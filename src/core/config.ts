@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
-import { dottedPath, lineCol, nodeValue } from './json-text';
+import { dottedPath, duplicateKeys, lineCol, nodeValue } from './json-text';
 import { packageRoot } from './package-root';
 import type { CjeConfig, PolicyConfig } from './types';
 
@@ -16,6 +16,8 @@ export interface ConfigProblem {
   /** Character offset and length in the file, for editors. */
   offset?: number;
   length?: number;
+  /** Set for a key written twice in one object (lint gives it its own code). */
+  kind?: 'duplicate-key';
 }
 
 export interface LoadedConfig {
@@ -117,6 +119,21 @@ export function parseConfig(text: string, file = 'cje.config.json'): LoadedConfi
     if (!root && !problems.length) problems.push({ path: '', message: 'the file is empty' });
     return { file, config: null, problems };
   }
+  // A key written twice is refused, not resolved: JSON readers disagree on which one counts (JSON.parse
+  // and jsonc-parser keep the last, others the first), so the file does not say which policy is meant,
+  // and a second "baseURL" or "policies" entry further down is easy to miss in review.
+  for (const d of duplicateKeys(root)) {
+    const key = d.again.children![0];
+    problems.push({
+      path: dottedPath(d.path),
+      message: `is written twice in the same object (lines ${lineCol(text, d.first.offset).line} and ${lineCol(text, key.offset).line}): keep one; JSON readers disagree on which one counts, so cje uses neither`,
+      offset: key.offset,
+      length: key.length,
+      kind: 'duplicate-key',
+      ...lineCol(text, key.offset),
+    });
+  }
+  if (problems.length) return { file, config: null, problems };
   const value = nodeValue(root);
   const add = (p: (string | number)[], message: string, onKey = false) =>
     problems.push({ path: dottedPath(p), message, ...locate(text, root, p, onKey) });

@@ -5,6 +5,8 @@ export async function countLines(file: string): Promise<number> {
   let n = 0;
   let last = 0x0a;
   try {
+    // A device or pipe may never end (/dev/zero); readLog refuses those with a message of its own.
+    if (!(await fs.promises.stat(file)).isFile()) return 0;
     for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
       for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) n++;
       if (chunk.length) last = chunk[chunk.length - 1];

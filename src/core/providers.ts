@@ -16,8 +16,68 @@ export type SecretLookup = (name: string) => string | undefined | Promise<string
 
 export const envSecrets: SecretLookup = (name) => process.env[name] || undefined;
 
+/** Whether `url` is Fireworks' own API over https, the one place FIREWORKS_API_KEY goes without being named. */
+export function isFireworksHost(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' && (u.hostname === 'fireworks.ai' || u.hostname.endsWith('.fireworks.ai'));
+  } catch {
+    return false;
+  }
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Why a policy's key must not be sent where the policy points, or undefined when it may.
+ * A config file is not trusted with a key (it may come with a cloned repository): a provider's
+ * key goes only to that provider's own host unless the policy names the key itself
+ * (`apiKeyEnv`), and no key travels over plain http except to this machine (loopback).
+ * Pure: lint shows the same reason before any run.
+ */
+export function keyTrustProblem(policy: Pick<PolicyConfig, 'provider' | 'baseURL' | 'apiKeyEnv'>): { code: 'foreign-host' | 'plain-http'; message: string } | undefined {
+  const keyed = policy.provider === 'fireworks' || typeof policy.apiKeyEnv === 'string';
+  if (!keyed) return undefined;
+  const url = policy.provider === 'fireworks' ? (policy.baseURL ?? FIREWORKS_BASE_URL) : policy.baseURL;
+  if (typeof url !== 'string') return undefined;
+  const env = policy.apiKeyEnv ?? FIREWORKS_KEY_ENV;
+  if (policy.provider === 'fireworks' && policy.apiKeyEnv === undefined && !isFireworksHost(url)) {
+    return {
+      code: 'foreign-host',
+      message:
+        `baseURL points at ${hostOf(url)}, which is not Fireworks' own API (https://api.fireworks.ai), so the Fireworks key (${FIREWORKS_KEY_ENV} or the key stored in VS Code) is not sent there: ` +
+        `a config file does not decide where a key goes. If you mean to send it to this host, name the key in the policy ("apiKeyEnv": "${FIREWORKS_KEY_ENV}" or another variable); ` +
+        `for a server that needs no key use "provider": "openai-compatible".`,
+    };
+  }
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol === 'http:' && !isLoopbackURL(url)) {
+    return {
+      code: 'plain-http',
+      message:
+        `baseURL ${u.protocol}//${u.host} is plain http and the request carries the key in ${env}: anyone on the way could read it. ` +
+        `Use https (plain http is allowed only for this machine: localhost, 127.0.0.1, ::1).`,
+    };
+  }
+  return undefined;
+}
+
 /** Where a policy is scored and with which key; throws an Error that says what to set. */
 export async function resolveEndpoint(policy: PolicyConfig, secrets: SecretLookup = envSecrets): Promise<Endpoint> {
+  // Checked before the key is looked up, so that a refused endpoint never holds one.
+  const trust = keyTrustProblem(policy);
+  if (trust) throw new Error(`policy with provider ${policy.provider}: ${trust.message}`);
   switch (policy.provider) {
     case 'fireworks': {
       const env = policy.apiKeyEnv ?? FIREWORKS_KEY_ENV;

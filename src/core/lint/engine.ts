@@ -10,6 +10,7 @@ import { doubleBosRule } from './rules/double-bos';
 import { endOfTurnConsistencyRule } from './rules/end-of-turn-consistency';
 import { identicalFingerprintsRule } from './rules/identical-fingerprints';
 import { localModelFolderRule } from './rules/local-model-folder';
+import { keyTrustRule } from './rules/key-trust';
 import { promptPrefixRule } from './rules/prompt-prefix';
 import { providerLacksEchoRule } from './rules/provider-lacks-echo';
 import { renderDateRule } from './rules/render-date';
@@ -30,6 +31,7 @@ export const LINT_RULES: readonly LintRule[] = [
   endOfTurnConsistencyRule,
   providerLacksEchoRule,
   localModelFolderRule,
+  keyTrustRule,
   identicalFingerprintsRule,
   specialTokensSingleRule,
 ];

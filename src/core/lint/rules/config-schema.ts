@@ -1,4 +1,4 @@
-// CJE001 / CJE050 / CJE012: the config's own problems from parseConfig (JSON
+// CJE001 / CJE002 / CJE050 / CJE012: the config's own problems from parseConfig (JSON
 // Schema, behavior not among the policies, missing baseURL), each once at
 // parseConfig's exact range, with the chat-only provider and the missing
 // template given their own codes (the latter a fix from the model's family).
@@ -15,6 +15,7 @@ export const configSchemaRule: LintRule = {
     CJE001: { severity: 'error', summary: 'JSON syntax or schema problem of the config file (from parseConfig)' },
     CJE050: { severity: 'error', summary: 'chat-only provider (OpenAI chat, Anthropic, Google, …) configured for teacher forcing' },
     CJE012: { severity: 'error', summary: 'a policy has no template, which every completions provider needs' },
+    CJE002: { severity: 'error', summary: 'a key written twice in one object (a policy defined twice): readers disagree on which counts, cje refuses the file' },
   },
   check(ctx: LintContext) {
     for (const pr of parseConfig(ctx.text, ctx.file).problems) {
@@ -22,6 +23,10 @@ export const configSchemaRule: LintRule = {
       const policyName = segs[0] === 'policies' && segs.length >= 2 ? String(segs[1]) : undefined;
       const policy = ctx.policies.find((p) => p.name === policyName)?.policy;
       const at = pr.offset !== undefined ? { offset: pr.offset, length: pr.length ?? 0 } : undefined;
+      if (pr.kind === 'duplicate-key') {
+        ctx.report({ code: 'CJE002', severity: 'error', message: `${pr.path} ${pr.message}`, path: segs, at });
+        continue;
+      }
       const prov = policy?.provider;
       if (segs.length === 3 && segs[2] === 'provider' && typeof prov === 'string' && Object.hasOwn(CHAT_ONLY_PROVIDERS, prov)) {
         ctx.report({
