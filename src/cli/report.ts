@@ -12,7 +12,7 @@ const REPORT_USAGE = `  cje report INPUT [--log LOG] [--config CONFIG] [--behavi
       Importance-weight diagnostics of each target policy against the behavior policy, from a
       scores file (cje score) or a log carrying base_policy_logprob / target_policy_logprobs;
       writes a self-contained HTML report (default INPUT.report.html) and optionally JSON.
-      Exit 1 when a target that must equal the behavior does not.
+      Exit 1 when a target that must equal the behavior does not (rescored, or as the log stores it).
 `;
 
 function fmt(x: number | null | undefined, digits: number): string {
@@ -26,9 +26,9 @@ export function reportSummary(data: ReportData): string {
     p.name,
     String(p.n),
     fmt(p.ess_fraction, 3),
-    p.ess_grade ?? '—',
+    p.too_few_records ? 'too few' : p.ess_grade ?? '—',
     p.khat === null && p.khat_band === 'non_finite_mean' ? '∞' : fmt(p.khat, 2),
-    p.khat_band,
+    p.too_few_records ? 'too few records' : p.khat_band,
     p.hill_alpha === null ? '—' : fmt(p.hill_alpha, 2),
     fmt(p.max_weight_share, 3),
     p.identical.expected ? `expected (${p.identical.source})` : p.identical.probable ? 'probably meant' : 'no',
@@ -49,7 +49,16 @@ export function reportSummary(data: ReportData): string {
         .map((v) => `${v.record}${v.line !== null ? ` (line ${v.line})` : ''}: ${v.log_weight === null ? 'not finite' : v.log_weight.toPrecision(4)}`)
         .join(', ');
       s += id.violation_count > 5 ? ', …\n' : '\n';
+      if (id.noise_verdict) s += `  ${id.noise_verdict}\n`;
     }
+    const lg = id.logged;
+    if ((id.expected || id.probable) && lg?.differ) {
+      s += `\nWARNING ${p.name}: the log stores a different log-prob for it than for "${m.behavior.name}" on ${lg.differ} of ${lg.n} records: the logged weights of an identical policy are not 1.\n`;
+    }
+  }
+  const lvr = [{ name: m.behavior.name, l: m.behavior.logged_vs_rescored }, ...data.policies.map((p) => ({ name: p.name, l: p.logged_vs_rescored }))].filter((x) => x.l?.over_tolerance);
+  if (lvr.length) {
+    s += `\nWARNING log-probs stored in the log disagree with the rescored ones: ${lvr.map((x) => `${x.name} ${x.l!.over_tolerance} of ${x.l!.n} (median |Δ| ${fmt(x.l!.median_abs, 3)})`).join(', ')}\n`;
   }
   for (const p of data.policies) {
     const w = p.suspect_weights;
@@ -130,6 +139,7 @@ export async function reportCommand(argv: string[], io: Io): Promise<number> {
   if (!values.quiet) io.out.write(reportSummary(data));
   io.out.write(`\nwrote ${out} (${(html.bytes / 1024).toFixed(0)} KiB)\n`);
   if (values.json) io.out.write(`wrote ${values.json} (${(jsonBytes / 1024).toFixed(0)} KiB)\n`);
-  const broken = data.policies.some((p) => p.identical.expected && p.identical.violation_count > 0);
+  // The log's own weights of an identical target are an identity check too (as cje score warns).
+  const broken = data.policies.some((p) => p.identical.expected && (p.identical.violation_count > 0 || (p.identical.logged?.differ ?? 0) > 0));
   return broken ? 1 : 0;
 }
