@@ -389,7 +389,7 @@ function probeCell(name: string, v: boolean | number | string | null | undefined
     const good = BAD_WHEN_TRUE.has(name) ? !v : v;
     return el('td', { class: good ? 'ok' : 'bad', title: reason }, v ? 'yes' : 'no');
   }
-  if (typeof v === 'number') return el('td', { class: 'num', title: reason }, NATS_PROBES.has(name) ? `${fmtLw(v)} nats` : String(v));
+  if (typeof v === 'number') return el('td', { title: reason }, NATS_PROBES.has(name) ? `${fmtLw(v)} nats` : String(v));
   return el('td', { title: reason }, v);
 }
 

@@ -133,7 +133,7 @@ export function khatChart(box: HTMLElement, policies: PolicyReport[]): uPlot {
   const ax = axisColors();
   const height = 220;
   const bands: [number, number, string, string][] = [
-    [-Infinity, thr, BAND_COLORS.reliable, `reliable (k̂ ≤ ${thr.toFixed(2)})`],
+    [-Infinity, thr, BAND_COLORS.reliable, policies.some((p) => p.khat_threshold !== null) ? `reliable (k̂ ≤ ${thr.toFixed(2)})` : 'k̂ ≤ 0.7 (reliable only with enough records)'],
     [thr, 0.7, BAND_COLORS.more, 'more samples may help'],
     [0.7, 1, BAND_COLORS.unreliable, 'unreliable (0.7–1)'],
     [1, Infinity, BAND_COLORS.infinite, 'non-finite mean (> 1)'],
