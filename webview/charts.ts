@@ -50,6 +50,7 @@ export function histogramChart(box: HTMLElement, h: Histogram | null, index: num
     ys.push(c > 0 ? c : null);
   });
   const maxCount = Math.max(...h.counts);
+  const total = h.counts.reduce((a, b) => a + b, 0);
   const ax = axisColors();
   const color = policyColor(index);
   const height = 190;
@@ -79,7 +80,12 @@ export function histogramChart(box: HTMLElement, h: Histogram | null, index: num
       },
     ],
     series: [
-      { label: labels.value, value: (_u, v) => (v === null || v === undefined ? '—' : fmtLw(v)) },
+      // Off the chart the legend says what the chart holds; over a bar, that bar's range and count.
+      {
+        label: labels.value,
+        value: (_u, _v, _s, idx) =>
+          idx === null || idx === undefined ? `${fmtLw(lo)} … ${fmtLw(hi)}` : `${fmtLw(h.lo + idx * h.width)} … ${fmtLw(h.lo + (idx + 1) * h.width)}`,
+      },
       {
         label: 'records',
         stroke: color,
@@ -88,7 +94,7 @@ export function histogramChart(box: HTMLElement, h: Histogram | null, index: num
         paths: uPlot.paths.bars!({ size: [h.counts.length === 1 ? 0.05 : 1, 100], align: 0 }),
         points: { show: false },
         fillTo: (u) => u.scales.y.min ?? 0.7,
-        value: (_u, v) => (v === null || v === undefined ? '0' : String(v)),
+        value: (_u, v, _s, idx) => (idx === null || idx === undefined ? `${total} in all (hover a bar)` : v === null || v === undefined ? '0' : String(v)),
       },
     ],
   };
@@ -108,17 +114,26 @@ const BAND_COLORS = {
 export function khatChart(box: HTMLElement, policies: PolicyReport[]): uPlot {
   const names = policies.map((p) => p.name);
   const xs = policies.map((_, i) => i);
+  // The bands use the threshold of the targets' sample size (all share n up to exclusions); none when too few.
   const thr = policies.find((p) => p.khat_threshold !== null)?.khat_threshold ?? 0.7;
   // The interesting range is 0…1.5: a larger (or infinite) k̂ is drawn at the top edge, its true value in the label.
   const TOP = 1.5;
   const ks = policies.map((p) => (p.khat === null ? (p.khat_band === 'non_finite_mean' ? TOP - 0.06 : null) : Math.min(p.khat, TOP - 0.06)));
+  // A target without a k̂ gets no point and no label inside a band (that would read as a value): its
+  // x-axis label says why instead.
+  const why = (p: PolicyReport): string | null => {
+    if (p.khat !== null || p.khat_band === 'non_finite_mean') return null;
+    if (p.too_few_records) return `no k̂: too few records (n = ${p.n})`;
+    if (p.khat_band === 'constant_tail') return 'no k̂: equal weights, no tail';
+    return 'no k̂: undefined';
+  };
   const finite = policies.map((p) => p.khat).filter((k): k is number => k !== null);
   const yMin = Math.min(-0.1, ...finite.map((k) => k - 0.1));
   const yMax = TOP;
   const ax = axisColors();
   const height = 220;
   const bands: [number, number, string, string][] = [
-    [-Infinity, thr, BAND_COLORS.reliable, `reliable (k̂ ≤ ${thr.toFixed(2)})`],
+    [-Infinity, thr, BAND_COLORS.reliable, policies.some((p) => p.khat_threshold !== null) ? `reliable (k̂ ≤ ${thr.toFixed(2)})` : 'k̂ ≤ 0.7 (reliable only with enough records)'],
     [thr, 0.7, BAND_COLORS.more, 'more samples may help'],
     [0.7, 1, BAND_COLORS.unreliable, 'unreliable (0.7–1)'],
     [1, Infinity, BAND_COLORS.infinite, 'non-finite mean (> 1)'],
@@ -159,7 +174,8 @@ export function khatChart(box: HTMLElement, policies: PolicyReport[]): uPlot {
         grid: { show: false },
         ticks: { show: false },
         splits: () => xs,
-        values: (_u, splits) => splits.map((s) => names[s] ?? ''),
+        size: policies.some((p) => why(p)) ? 48 : 30,
+        values: (_u, splits) => splits.map((s) => (policies[s] ? (why(policies[s]) ? `${names[s]}\n${why(policies[s])}` : names[s]) : '')),
       },
       { stroke: ax.stroke, font: ax.font, grid: { stroke: ax.grid, width: 1 }, ticks: { stroke: ax.grid }, label: 'Pareto k̂', labelFont: ax.font, labelSize: 18, values: (_u, s) => s.map((v) => v.toFixed(1)) },
     ],
@@ -190,16 +206,12 @@ export function khatChart(box: HTMLElement, policies: PolicyReport[]): uPlot {
           ctx.fillStyle = ax.stroke;
           ctx.textAlign = 'left';
           policies.forEach((p, i) => {
+            const plotted = ks[i];
+            if (plotted === null) return;
             const x = u.valToPos(i, 'x', true) + 11 * dpr;
             const k = p.khat;
-            const plotted = ks[i];
-            const y = u.valToPos(plotted === null ? (yMin + yMax) / 2 : plotted, 'y', true) + 4 * dpr;
-            const text =
-              k === null
-                ? p.khat_band === 'non_finite_mean'
-                  ? 'k̂ = ∞ (fit failed) ↑'
-                  : 'k̂ undefined'
-                : `k̂ = ${num(k, 2)}${k > TOP - 0.06 ? ' ↑' : ''} · ${BAND_LABEL[p.khat_band]}`;
+            const y = u.valToPos(plotted, 'y', true) + 4 * dpr;
+            const text = k === null ? 'k̂ = ∞ (fit failed) ↑' : `k̂ = ${num(k, 2)}${k > TOP - 0.06 ? ' ↑' : ''} · ${BAND_LABEL[p.khat_band]}`;
             ctx.fillText(text, x, y);
           });
           ctx.restore();

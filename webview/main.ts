@@ -4,7 +4,7 @@
 import './report.css';
 import './elements';
 import { histogramChart, khatChart } from './charts';
-import { identicalSection, policyCard } from './cards';
+import { identicalSection, loggedVsRescoredWarning, policyCard } from './cards';
 import { responsesSection } from './responses';
 import { clear, el } from './dom';
 import { int } from './format';
@@ -67,6 +67,8 @@ function render(root: HTMLElement, data: ReportData): void {
     d.appendChild(ul);
     header.appendChild(d);
   }
+  const lvr = loggedVsRescoredWarning(data);
+  if (lvr) header.appendChild(lvr);
   root.appendChild(header);
 
   const cards = el('div', { class: 'cards' });
@@ -85,7 +87,8 @@ function render(root: HTMLElement, data: ReportData): void {
       khatBox,
     ),
   );
-  root.appendChild(section('identical', 'Identical-policy check', identicalSection(data, (line, record) => pick(line, record))));
+  const ident = identicalSection(data, (line, record) => pick(line, record));
+  root.appendChild(section('identical', 'Identical-policy check', ident.root));
   const seam = seamSection(data, (line, record) => pick(line, record));
   if (seam) root.appendChild(section('seam', 'Seam effect', seam.root));
   if (data.responses) root.appendChild(section('responses', 'Responses', responsesSection(data)));
@@ -113,6 +116,7 @@ function render(root: HTMLElement, data: ReportData): void {
     });
     if (data.policies.length) khatChart(khatBox, data.policies);
     seam?.drawCharts();
+    ident.drawCharts();
     document.body.dataset.ready = 'true';
   });
 }

@@ -4,7 +4,7 @@
 // so 100,000 records scroll as smoothly as 100.
 import { el } from './dom';
 import { singleSelect } from './elements';
-import { int, lw as fmtLw, num } from './format';
+import { int, logprob, lw as fmtLw, num } from './format';
 import { suspectText, type Model } from './model';
 
 export const ROW_HEIGHT = 26;
@@ -63,7 +63,7 @@ export class RecordTable {
           return '';
         },
       })),
-      { key: 'blp', label: `log π₀`, title: `Behavior log-prob (${m.data.meta.behavior.name})`, numeric: true, width: 'minmax(84px, 0.8fr)', value: (i) => m.blp[i], text: (i) => num(m.blp[i], 2) },
+      { key: 'blp', label: `log π₀`, title: `Behavior log-prob (${m.data.meta.behavior.name})`, numeric: true, width: 'minmax(84px, 0.8fr)', value: (i) => m.blp[i], text: (i) => logprob(m.blp[i]) },
       { key: 'judge', label: 'judge', title: 'Judge score', numeric: true, width: '64px', value: (i) => m.judge[i], text: (i) => num(m.judge[i], 2) },
       { key: 'chars', label: 'chars', title: 'Response length in characters', numeric: true, width: '64px', value: (i) => m.chars[i], text: (i) => (Number.isNaN(m.chars[i]) ? '—' : String(m.chars[i])) },
       { key: 'ntok', label: 'tokens', title: 'Response length in tokens (behavior)', numeric: true, width: '64px', value: (i) => m.ntok[i], text: (i) => (Number.isNaN(m.ntok[i]) ? '—' : String(m.ntok[i])) },

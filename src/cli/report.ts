@@ -19,9 +19,9 @@ export function reportSummary(data: ReportData): string {
     p.name,
     String(p.n),
     fmt(p.ess_fraction, 3),
-    p.ess_grade ?? '—',
+    p.too_few_records ? 'too few' : p.ess_grade ?? '—',
     p.khat === null && p.khat_band === 'non_finite_mean' ? '∞' : fmt(p.khat, 2),
-    p.khat_band,
+    p.too_few_records ? 'too few records' : p.khat_band,
     p.hill_alpha === null ? '—' : fmt(p.hill_alpha, 2),
     fmt(p.max_weight_share, 3),
     p.identical.expected ? `expected (${p.identical.source})` : p.identical.probable ? 'probably meant' : 'no',
@@ -42,7 +42,16 @@ export function reportSummary(data: ReportData): string {
         .map((v) => `${v.record}${v.line !== null ? ` (line ${v.line})` : ''}: ${v.log_weight === null ? 'not finite' : v.log_weight.toPrecision(4)}`)
         .join(', ');
       s += id.violation_count > 5 ? ', …\n' : '\n';
+      if (id.noise_verdict) s += `  ${id.noise_verdict}\n`;
     }
+    const lg = id.logged;
+    if ((id.expected || id.probable) && lg?.differ) {
+      s += `\nWARNING ${p.name}: the log stores a different log-prob for it than for "${m.behavior.name}" on ${lg.differ} of ${lg.n} records: the logged weights of an identical policy are not 1.\n`;
+    }
+  }
+  const lvr = [{ name: m.behavior.name, l: m.behavior.logged_vs_rescored }, ...data.policies.map((p) => ({ name: p.name, l: p.logged_vs_rescored }))].filter((x) => x.l?.over_tolerance);
+  if (lvr.length) {
+    s += `\nWARNING log-probs stored in the log disagree with the rescored ones: ${lvr.map((x) => `${x.name} ${x.l!.over_tolerance} of ${x.l!.n} (median |Δ| ${fmt(x.l!.median_abs, 3)})`).join(', ')}\n`;
   }
   for (const p of data.policies) {
     const w = p.suspect_weights;
@@ -72,7 +81,7 @@ scores file (cje score) or a log carrying base_policy_logprob / target_policy_lo
 self-contained HTML report (default: INPUT without .jsonl, plus .report.html, beside INPUT) and
 optionally JSON. For a scores file LOG.scores.jsonl, the log LOG.jsonl beside it is read when
 there is one (judge scores, logged log-probs), and the config is found as cje score finds it.
-Exit 1 when a target that must equal the behavior does not; 2 on bad usage or input.`,
+Exit 1 when a target that must equal the behavior does not (rescored, or as the log stores it); 2 on bad usage or input.`,
   positionals: { name: 'INPUT', min: 1, max: 1, summary: 'a scores file (LOG.scores.jsonl) or a log with log-probs' },
   options: {
     log: { type: 'string', short: 'l', value: 'LOG', summary: 'the log of a scores file (default: LOG.jsonl beside LOG.scores.jsonl, when it exists)' },
@@ -144,7 +153,8 @@ Exit 1 when a target that must equal the behavior does not; 2 on bad usage or in
     lines.push(`wrote ${out} (${(html.bytes / 1024).toFixed(0)} KiB)`);
     if (values.json) lines.push(`wrote ${values.json} (${(jsonBytes / 1024).toFixed(0)} KiB)`);
     io.out.write(`\n${lines.join('\n')}\n`);
-    const broken = data.policies.some((p) => p.identical.expected && p.identical.violation_count > 0);
+    // The log's own weights of an identical target are an identity check too (as cje score warns).
+    const broken = data.policies.some((p) => p.identical.expected && (p.identical.violation_count > 0 || (p.identical.logged?.differ ?? 0) > 0));
     return broken ? 1 : 0;
   },
 });

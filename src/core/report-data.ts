@@ -9,10 +9,16 @@ import { loadConfig, formatConfigProblem } from './config';
 import {
   computePolicyDiagnostics,
   differenceSummary,
+  noiseFloorFor,
   perTokenDelta,
   seamEffect,
+  spreadOf,
+  spreadStats,
+  withinNoise,
   type EstimateOptions,
+  type NoiseFloor,
   type PolicyDiagnostics,
+  type RepeatSpread,
 } from './diagnostics/index';
 import { meanTokenEntropy, responseStats } from './diagnostics/responses';
 import { policyFingerprint } from './fingerprint';
@@ -26,7 +32,10 @@ export { suspectKind };
 import {
   REPORT_FORMAT,
   REPORT_VERSION,
+  type EndpointProfileReport,
   type Histogram,
+  type LoggedIdentity,
+  type RepeatReport,
   type IdenticalReport,
   type IdenticalSource,
   type PolicyReport,
@@ -120,19 +129,123 @@ export function parseIdenticalPairs(pairs: string[] | undefined): { target: stri
   });
 }
 
-/** Whether a file is a scores file (first non-empty line has key, policy and fingerprint) or a log. */
+/**
+ * Whether a file is a scores file (its first non-empty line other than a `kind`
+ * line has key, policy and fingerprint; or it holds only `kind` lines) or a log.
+ * A scores file starts with its endpoint profiles (doctor-contract.md), which are
+ * not score lines.
+ */
 export async function detectInputKind(file: string): Promise<'scores' | 'log'> {
+  let kindLines = false;
   for await (const l of readLines(file, { maxLineBytes: 64 * 1024 * 1024 })) {
     if (l.text === undefined || l.text.trim() === '') continue;
     try {
       const v = JSON.parse(l.text) as Record<string, unknown>;
+      if (v && typeof v === 'object' && !Array.isArray(v) && 'kind' in v) {
+        kindLines = true;
+        continue;
+      }
       if (v && typeof v === 'object' && 'policy' in v && 'key' in v && 'fingerprint' in v) return 'scores';
     } catch {
       /* a broken first line: let the log reader report it */
     }
     return 'log';
   }
-  return 'log';
+  return kindLines ? 'scores' : 'log';
+}
+
+/** The `kind` lines of a scores file that the report reads (doctor-contract.md); any other kind is skipped. */
+const KNOWN_KINDS = new Set(['endpoint_profile', 'repeat']);
+
+/** Reads an endpoint_profile line; a string naming the bad field when it is not one. */
+function parseProfile(v: Record<string, unknown>, line: number): EndpointProfileReport | string {
+  for (const f of ['provider', 'baseURL', 'model'] as const) if (typeof v[f] !== 'string') return `endpoint_profile: field "${f}" must be a string`;
+  if (!Array.isArray(v.policies) || !v.policies.every((p) => typeof p === 'string')) return 'endpoint_profile: field "policies" must be a list of policy names';
+  const probesIn = v.probes;
+  if (!probesIn || typeof probesIn !== 'object' || Array.isArray(probesIn)) return 'endpoint_profile: field "probes" must be an object';
+  const probes: Record<string, boolean | number | string | null> = {};
+  for (const [k, x] of Object.entries(probesIn as Record<string, unknown>)) {
+    if (x === null || typeof x === 'boolean' || typeof x === 'string' || (typeof x === 'number' && Number.isFinite(x))) probes[k] = x;
+    else return `endpoint_profile: probes.${k} must be a boolean, number, string or null`;
+  }
+  const strings = (x: unknown, f: string): string[] | string => {
+    if (x === undefined) return [];
+    return Array.isArray(x) && x.every((e) => typeof e === 'string') ? x : `endpoint_profile: field "${f}" must be a list of strings`;
+  };
+  const blockers = strings(v.blockers, 'blockers');
+  if (typeof blockers === 'string') return blockers;
+  const warnings = strings(v.warnings, 'warnings');
+  if (typeof warnings === 'string') return warnings;
+  const reasons: Record<string, string> = {};
+  if (v.reasons !== undefined) {
+    if (!v.reasons || typeof v.reasons !== 'object' || Array.isArray(v.reasons)) return 'endpoint_profile: field "reasons" must be an object';
+    for (const [k, x] of Object.entries(v.reasons as Record<string, unknown>)) if (typeof x === 'string') reasons[k] = x;
+  }
+  return {
+    line,
+    provider: v.provider as string,
+    baseURL: v.baseURL as string,
+    model: v.model as string,
+    policies: v.policies as string[],
+    measured_at: typeof v.measured_at === 'string' ? v.measured_at : null,
+    probes,
+    reasons,
+    blockers,
+    warnings,
+  };
+}
+
+/** Reads a repeat line; a string naming the bad field when it is not one. */
+function parseRepeat(v: Record<string, unknown>): { policy: string; record: string; line: number | null; logprobs: number[] } | string {
+  if (typeof v.policy !== 'string' || !v.policy) return 'repeat: field "policy" must be a policy name';
+  if (typeof v.record !== 'string') return 'repeat: field "record" must be a string';
+  if (v.line !== undefined && (typeof v.line !== 'number' || !Number.isInteger(v.line))) return 'repeat: field "line" must be a whole number';
+  if (!Array.isArray(v.logprobs) || !v.logprobs.every((x) => x === null || typeof x === 'number')) return 'repeat: field "logprobs" must be a list of numbers';
+  return { policy: v.policy, record: v.record, line: typeof v.line === 'number' ? v.line : null, logprobs: (v.logprobs as (number | null)[]).filter((x): x is number => typeof x === 'number') };
+}
+
+/** Repeat spreads per policy (RepeatReport), policies in order of appearance. */
+function repeatReports(spreads: RepeatSpread[], ks: Map<string, number>, bins: number, values: Map<RepeatSpread, number[]>): RepeatReport[] {
+  const by = new Map<string, RepeatSpread[]>();
+  for (const s of spreads) {
+    let l = by.get(s.policy);
+    if (!l) by.set(s.policy, (l = []));
+    l.push(s);
+  }
+  const out: RepeatReport[] = [];
+  for (const [policy, l] of by) {
+    const st = spreadStats(l.map((s) => s.spread))!;
+    const top = [...l].sort((a, b) => b.spread - a.spread).slice(0, 20);
+    out.push({
+      policy,
+      n: st.n,
+      k: ks.get(policy) ?? 0,
+      median: st.median,
+      mean: st.mean,
+      p95: st.p95,
+      max: st.max,
+      histogram: histogram(l.map((s) => s.spread), bins),
+      top: top.map((s) => ({ record: s.record, line: s.line, spread: s.spread, logprobs: values.get(s) ?? [] })),
+    });
+  }
+  return out;
+}
+
+function fmtNats(x: number): string {
+  return x >= 1e5 || (x > 0 && x < 5e-4) ? x.toExponential(2) : x.toFixed(3);
+}
+
+/** The sentence that classifies a pair's violations against its floor (IdenticalReport.noise_verdict). */
+export function noiseVerdict(violations: number, floor: NoiseFloor | null, within: number, beyond: number): string | null {
+  if (violations === 0) return null;
+  if (!floor) {
+    return 'No noise floor measured for this endpoint: run `cje doctor` or `cje score --repeat K` to tell nondeterminism from a scoring error.';
+  }
+  const what = floor.source === 'repeat' ? `max |Δ| ${fmtNats(floor.value)} nats over ${floor.n} repeated record scorings` : `max |Δ| ${fmtNats(floor.value)} nats measured by the endpoint probe`;
+  const parts: string[] = [];
+  if (within) parts.push(`${within} within the endpoint's nondeterminism (${what})`);
+  if (beyond) parts.push(`${beyond} beyond the endpoint's measured nondeterminism (${what}): a scoring error (template, BOS, seam)`);
+  return parts.join('; ');
 }
 
 /** Scoring fingerprint of every policy of a config (null where the template cannot be loaded). */
@@ -332,6 +445,10 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
   /** Policies that scored each seam group, by tokenization, in order of appearance. */
   const seamGroups = new Map<string, { joined: string[]; separate: string[] }>();
   let tokenTotal = 0;
+  /** Endpoint profiles by endpoint, the latest line winning; repeat lines by (policy, record). */
+  const profiles = new Map<string, EndpointProfileReport>();
+  const repeatsIn = new Map<string, { policy: string; record: string; line: number | null; logprobs: number[] }>();
+  const unknownKinds = new Map<string, number>();
 
   if (kind === 'log') {
     if (opts.log) notes.push(`--log ${opts.log} ignored: the input is itself a log`);
@@ -367,6 +484,29 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       } catch (e) {
         counter.issues++;
         if (issues.length < MAX_ISSUES) issues.push({ file: opts.input, line: l.line, reason: `invalid JSON: ${(e as Error).message}` });
+        continue;
+      }
+      if (s && typeof s === 'object' && !Array.isArray(s) && 'kind' in s) {
+        const v = s as Record<string, unknown>;
+        const k = typeof v.kind === 'string' ? v.kind : JSON.stringify(v.kind);
+        if (!KNOWN_KINDS.has(k)) {
+          unknownKinds.set(k, (unknownKinds.get(k) ?? 0) + 1);
+          continue;
+        }
+        const parsed = k === 'endpoint_profile' ? parseProfile(v, l.line) : parseRepeat(v);
+        if (typeof parsed === 'string') {
+          counter.issues++;
+          if (issues.length < MAX_ISSUES) issues.push({ file: opts.input, line: l.line, reason: parsed });
+          continue;
+        }
+        if (k === 'endpoint_profile') {
+          const p = parsed as EndpointProfileReport;
+          // A later run measures again: its profile replaces the earlier one of the same endpoint.
+          profiles.set(JSON.stringify([p.provider, p.baseURL, p.model]), p);
+        } else {
+          const r = parsed as { policy: string; record: string; line: number | null; logprobs: number[] };
+          repeatsIn.set(JSON.stringify([r.policy, r.line ?? r.record]), r);
+        }
         continue;
       }
       if (!isScoreLine(s)) {
@@ -417,6 +557,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       }
     }
     tokenTotal = withTokens.size;
+    for (const [k, c] of unknownKinds) notes.push(`${c} line(s) of kind "${k}" in ${opts.input} skipped (not read by this version)`);
     if (!behavior) {
       throw new ReportInputError(
         `which policy is the behavior? ${opts.input} has scores for ${seen.join(', ')}; give --config, --behavior NAME or --identical TARGET=BEHAVIOR`,
@@ -487,6 +628,30 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
     return logged ? differenceSummary(logged, rescoredColumn(c), config?.logprobTolerance ?? 0.01) : null;
   };
 
+  const spreads: RepeatSpread[] = [];
+  const spreadValues = new Map<RepeatSpread, number[]>();
+  const repeatK = new Map<string, number>();
+  for (const r of repeatsIn.values()) {
+    const sp = spreadOf(r.logprobs);
+    if (!sp) continue;
+    const rs: RepeatSpread = { policy: r.policy, record: r.record, line: r.line, spread: sp.spread, k: sp.k };
+    spreads.push(rs);
+    spreadValues.set(rs, r.logprobs);
+    repeatK.set(r.policy, Math.max(repeatK.get(r.policy) ?? 0, sp.k));
+  }
+  const endpoints = [...profiles.values()].sort((a, b) => a.line - b.line);
+  const profileFloors = endpoints.map((p) => ({ policies: p.policies, noiseFloor: typeof p.probes.noiseFloor === 'number' ? p.probes.noiseFloor : null }));
+  const judgeRange = (() => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const j of judges) {
+      if (j === null || !Number.isFinite(j)) continue;
+      if (j < lo) lo = j;
+      if (j > hi) hi = j;
+    }
+    return lo <= hi ? { min: lo, max: hi } : null;
+  })();
+
   const lwColumns: (number | null)[][] = [];
   const policies: PolicyReport[] = [];
   for (const t of targets) {
@@ -513,15 +678,19 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       lw[i] = b !== null && v !== null && Number.isFinite(v - b) ? v - b : null;
     }
     lwColumns.push(lw);
+    const watched = d.identical.expected || d.identical.probable;
+    const floor = watched ? noiseFloorFor(t, behavior, spreads, profileFloors) : null;
+    const ips = d.estimates?.ips;
     policies.push({
       ...d,
-      identical: withLines(d.identical, lw, rows, tol, source),
+      identical: withLines(d.identical, lw, rows, tol, source, floor, watched && kind === 'scores' ? loggedIdentity(rows, t, tol) : null),
       fingerprint: fp,
       histogram: histogram(lw, opts.bins ?? 60),
       logged_vs_rescored: lvr(t, c),
       score_errors: errorsOf(c),
       ...suspectCounts(c, n),
       suspect_weights: suspectWeights(bcol, c, lw),
+      ips_outside_judge_range: typeof ips === 'number' && judgeRange !== null && (ips < judgeRange.min || ips > judgeRange.max),
     });
   }
 
@@ -589,6 +758,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       targets,
       n_records: n,
       n_judged: judges.filter((j) => j !== null).length,
+      judge_range: judgeRange,
       issues,
       issue_count: counter.issues,
       notes,
@@ -598,7 +768,29 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
     tokens,
     responses,
     seam,
+    endpoints,
+    repeats: repeatReports(spreads, repeatK, opts.bins ?? 60, spreadValues),
   };
+}
+
+/** The log's own identity check: the target's logged log-prob against the behavior's (LoggedIdentity). */
+function loggedIdentity(rows: Row[], target: string, tol: number): LoggedIdentity | null {
+  const out: LoggedIdentity = { n: 0, differ: 0, tolerance: tol, max_abs: null, violations: [] };
+  let any = false;
+  for (const r of rows) {
+    const a = r.logged?.get(target);
+    const b = r.logged?.get('');
+    if (typeof a !== 'number' || typeof b !== 'number' || !Number.isFinite(a) || !Number.isFinite(b)) continue;
+    any = true;
+    out.n++;
+    const d = a - b;
+    if (out.max_abs === null || Math.abs(d) > out.max_abs) out.max_abs = Math.abs(d);
+    if (Math.abs(d) > tol) {
+      out.differ++;
+      if (out.violations.length < 1000) out.violations.push({ record: r.id, line: r.line, logged: a, logged_behavior: b, log_weight: d });
+    }
+  }
+  return any ? out : null;
 }
 
 /** The seam effect of every joined/separate pair of policies in a seam group (see SeamPairReport). */
@@ -657,6 +849,8 @@ function withLines(
   rows: Row[],
   tol: number,
   source: IdenticalSource | null,
+  floor: NoiseFloor | null,
+  logged: LoggedIdentity | null,
 ): IdenticalReport {
   // Violations come in record order: walk the rows that break identity alongside them.
   const bad: number[] = [];
@@ -667,13 +861,30 @@ function withLines(
   const violations = ident.violations.map((v, k) => {
     const i = bad[k];
     const line = i !== undefined && rows[i].id === v.record ? rows[i].line : null;
-    return { record: v.record, line, log_weight: v.log_weight };
+    return { record: v.record, line, log_weight: v.log_weight, within_noise: withinNoise(v.log_weight, floor) };
   });
+  // Counted over every violation, not only the listed ones.
+  let within = 0;
+  let beyond = 0;
+  if (floor && ident.violation_count > 0) {
+    for (let i = 0; i < rows.length; i++) {
+      const v = lw[i];
+      if (v !== null && Math.abs(v) <= tol) continue;
+      if (withinNoise(v, floor)) within++;
+      else beyond++;
+    }
+  }
+  const broken = ident.violation_count > 0 || (logged?.differ ?? 0) > 0;
   return {
     ...ident,
     violations,
     source,
-    causes: ident.violation_count > 0 && (ident.expected || ident.probable) ? IDENTITY_CAUSES : [],
+    causes: broken && (ident.expected || ident.probable) ? IDENTITY_CAUSES : [],
+    logged,
+    noise_floor: floor,
+    within_noise: within,
+    beyond_noise: beyond,
+    noise_verdict: noiseVerdict(ident.violation_count, floor, within, beyond),
   };
 }
 
@@ -721,6 +932,29 @@ export function chooseTokenRows(
   return [...chosen].sort((a, b) => a - b);
 }
 
+/**
+ * A score line's top_logprobs, when it is a list aligned with its tokens of
+ * (token → finite-or-not log-prob) objects or nulls; anything else is left out
+ * (the heatmap then shows no ranks) rather than failing the report.
+ */
+function topAlternatives(x: unknown, n: number): (Record<string, number> | null)[] | undefined {
+  if (!Array.isArray(x) || x.length !== n) return undefined;
+  let any = false;
+  const out: (Record<string, number> | null)[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const e = x[i];
+    if (e === null || e === undefined || typeof e !== 'object' || Array.isArray(e)) {
+      out[i] = null;
+      continue;
+    }
+    const m: Record<string, number> = {};
+    for (const [k, v] of Object.entries(e as Record<string, unknown>)) if (typeof v === 'number') m[k] = v;
+    out[i] = m;
+    any = true;
+  }
+  return any ? out : undefined;
+}
+
 async function collectTokens(
   file: string,
   byLine: Map<number, number>,
@@ -735,7 +969,7 @@ async function collectTokens(
   // Twice the limit: chosen rows without behavior tokens are skipped below.
   const rowsChosen = chooseTokenRows(policies, lwColumns, () => true, Math.max(0, limit) * 2);
   const wanted = new Set(rowsChosen);
-  const seqs = new Map<number, Map<string, { tokens: string[]; logprobs: number[] }>>();
+  const seqs = new Map<number, Map<string, { tokens: string[]; logprobs: number[]; top?: (Record<string, number> | null)[] }>>();
   for await (const l of readLines(file, { maxLineBytes: 256 * 1024 * 1024 })) {
     if (!l.text || !l.text.trim()) continue;
     const lm = LINE_FIELD.exec(l.text);
@@ -756,7 +990,7 @@ async function collectTokens(
     if (!Array.isArray(s.token_logprobs) || !s.token_logprobs.length) continue;
     let m = seqs.get(i);
     if (!m) seqs.set(i, (m = new Map()));
-    m.set(s.policy, { tokens: Array.isArray(s.tokens) ? s.tokens : [], logprobs: s.token_logprobs });
+    m.set(s.policy, { tokens: Array.isArray(s.tokens) ? s.tokens : [], logprobs: s.token_logprobs, top: topAlternatives((s as { top_logprobs?: unknown }).top_logprobs, s.token_logprobs.length) });
   }
   const out: TokenRecord[] = [];
   for (const i of rowsChosen) {
@@ -765,6 +999,7 @@ async function collectTokens(
     const b = m?.get(behavior);
     if (!m || !b) continue;
     const rec: TokenRecord = { row: i, behavior: { tokens: b.tokens, logprobs: b.logprobs }, targets: {} };
+    if (b.top) rec.behavior.top_logprobs = b.top;
     for (const t of targets) {
       const s = m.get(t);
       if (!s) continue;
@@ -777,6 +1012,7 @@ async function collectTokens(
         topN: 5,
       });
       rec.targets[t] = { tokens: same ? null : s.tokens, logprobs: s.logprobs, aligned: d.aligned, reason: d.reason, top: d.top };
+      if (s.top) rec.targets[t].top_logprobs = s.top;
     }
     out.push(rec);
   }

@@ -5,6 +5,7 @@
 
 import type { PolicyDiagnostics } from './diagnostics/index';
 import type { DifferenceSummary } from './diagnostics/logged-vs-rescored';
+import type { NoiseFloor } from './diagnostics/noise-floor';
 import type { ResponseStats } from './diagnostics/responses';
 import type { TokenDeltaEntry } from './diagnostics/token-delta';
 
@@ -15,12 +16,82 @@ export const REPORT_VERSION = 1;
 export type IdenticalSource = 'config-fingerprint' | 'scores-fingerprint' | 'flag';
 
 export interface IdenticalReport extends Omit<PolicyDiagnostics['identical'], 'violations'> {
-  /** Every listed record breaking identity (the first 1000), with its log line. */
-  violations: { record: string; line: number | null; log_weight: number | null }[];
+  /**
+   * Every listed record breaking identity (the first 1000), with its log line.
+   * within_noise: |log w| ≤ noise_floor.value (true), beyond it or not finite (false), no floor (null).
+   */
+  violations: { record: string; line: number | null; log_weight: number | null; within_noise: boolean | null }[];
   /** Why it was expected (null when not expected). */
   source: IdenticalSource | null;
   /** The usual causes, shown when identity breaks. */
   causes: string[];
+  /**
+   * The same check on the log-probs the log itself stores (target_policy_logprobs.T vs
+   * base_policy_logprob), as cje score's summary warns: an identical target whose logged
+   * weights are not 1. null when the log stores no value for both, or the target is
+   * neither expected nor probably identical.
+   */
+  logged: LoggedIdentity | null;
+  /**
+   * The scoring endpoint's measured nondeterminism for this pair (repeat lines of
+   * `cje score --repeat K` first, else endpoint profiles; doctor-contract.md); null when unmeasured.
+   */
+  noise_floor: NoiseFloor | null;
+  /** Violations (of violation_count, all of them) with |log w| ≤ noise_floor.value. 0 without a floor. */
+  within_noise: number;
+  /** Violations beyond the floor, non-finite ones included: scoring errors. 0 without a floor. */
+  beyond_noise: number;
+  /** What the violations are against the floor, or how to measure one; null without violations. */
+  noise_verdict: string | null;
+}
+
+/** The log's stored log-probs of an identical target against the behavior's. */
+export interface LoggedIdentity {
+  /** Records where the log stores a finite log-prob for both. */
+  n: number;
+  /** Of those, |logged target − logged behavior| > tolerance. */
+  differ: number;
+  tolerance: number;
+  /** Largest |Δ| over the n records (null when n = 0). */
+  max_abs: number | null;
+  /** The records that differ (the first 1000), log order. */
+  violations: { record: string; line: number; logged: number; logged_behavior: number; log_weight: number }[];
+}
+
+/** One endpoint_profile line of the scores file (doctor-contract.md §1), the latest per endpoint. */
+export interface EndpointProfileReport {
+  /** Line of the scores file it came from. */
+  line: number;
+  provider: string;
+  baseURL: string;
+  model: string;
+  policies: string[];
+  measured_at: string | null;
+  /** Probe → value; null: could not tell (reasons says why). Unknown probes are kept. */
+  probes: Record<string, boolean | number | string | null>;
+  reasons: Record<string, string>;
+  blockers: string[];
+  warnings: string[];
+}
+
+/**
+ * The spread (max − min) of one policy's log-prob over repeat scorings of the same
+ * records (repeat lines, doctor-contract.md §2): the noise floor measured on the real data.
+ */
+export interface RepeatReport {
+  policy: string;
+  /** Records with ≥ 2 finite repeat values. */
+  n: number;
+  /** Largest number of repeats of one record. */
+  k: number;
+  median: number;
+  mean: number;
+  p95: number;
+  max: number;
+  /** Histogram of the spreads (nats). */
+  histogram: Histogram | null;
+  /** The largest spreads, largest first (at most 20). */
+  top: { record: string; line: number | null; spread: number; logprobs: number[] }[];
 }
 
 /**
@@ -96,6 +167,11 @@ export interface PolicyReport extends Omit<PolicyDiagnostics, 'identical'> {
   unchecked: number;
   /** The weights that rest on a suspect score (the card's warning). */
   suspect_weights: SuspectWeights;
+  /**
+   * IPS lies outside the range of the judge scores (meta.judge_range): IPS is not
+   * self-normalised, so weights that do not average 1 move it off the scores' scale.
+   */
+  ips_outside_judge_range: boolean;
 }
 
 /** One row of the record table. `lw` follows meta.targets (null: not finite / missing). */
@@ -126,12 +202,19 @@ export interface RecordRow {
 export interface TokenSeq {
   tokens: string[];
   logprobs: number[];
+  /**
+   * The server's top alternatives at each token (token → log-prob), aligned with
+   * `tokens`, when the score line keeps them (a policy with topLogprobs > 1). Absent otherwise.
+   */
+  top_logprobs?: (Record<string, number> | null)[];
 }
 
 export interface TokenTarget {
   /** Token strings when they differ from the behavior's; null when the same. */
   tokens: string[] | null;
   logprobs: number[];
+  /** As TokenSeq.top_logprobs, aligned with this target's tokens. */
+  top_logprobs?: (Record<string, number> | null)[];
   /** Whether per-token Δ is defined (same tokens). */
   aligned: boolean;
   reason: string | null;
@@ -182,6 +265,8 @@ export interface ReportMeta {
   n_records: number;
   /** Records with a judge score. */
   n_judged: number;
+  /** Smallest and largest judge score (null without any). */
+  judge_range: { min: number; max: number } | null;
   issues: ReportIssue[];
   issue_count: number;
   notes: string[];
@@ -234,4 +319,8 @@ export interface ReportData {
   responses: ResponsesSection;
   /** One entry per joined/separate pair of policies; empty when the scores file has none. */
   seam: SeamPairReport[];
+  /** Endpoint profiles of the scores file (the latest per provider + base URL + model); empty without any. */
+  endpoints: EndpointProfileReport[];
+  /** Repeat spreads per policy; empty without repeat lines. */
+  repeats: RepeatReport[];
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import type { Scorer, ScoreRequest } from '../scorers/scorer';
 import { policyDefaults } from './config';
+import { DEFAULT_IDENTICAL_TOLERANCE } from './diagnostics/identical';
 import { kishEss } from './diagnostics/weights';
 import { policyFingerprint, scoreKey, seamGroup } from './fingerprint';
 import { EndpointBlockedError, endpointKey, type EndpointProfile, type RepeatLine } from './endpoint-profile';
@@ -598,7 +599,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
           const b = lb.get(line);
           if (b === undefined) continue;
           li.n++;
-          if (value !== b.value) {
+          // The report's tolerance, so that both count the same records.
+          if (Math.abs(value - b.value) > DEFAULT_IDENTICAL_TOLERANCE) {
             li.differ++;
             if (floor && Math.abs(value - b.value) <= floor.nats) li.withinFloor = (li.withinFloor ?? 0) + 1;
             if (li.examples.length < (opts.exampleLimit ?? 5)) li.examples.push({ record: rid, line, logged: value, loggedBehavior: b.value });

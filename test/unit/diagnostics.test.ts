@@ -18,6 +18,11 @@ import {
   khatThreshold,
   kishEss,
   largestSorted,
+  noiseFloorFor,
+  spreadOf,
+  spreadStats,
+  tokenRank,
+  withinNoise,
   logSumExp,
   logWeightsFromLogprobs,
   mulberry32,
@@ -792,3 +797,84 @@ describe('diagnostics: computePolicyDiagnostics', () => {
   });
 
 });
+
+describe('too few records for a grade (Vehtari et al. 2024)', () => {
+  const run = (n: number) => {
+    const b = Array.from({ length: n }, () => -1);
+    // One large weight among equal ones: w = (e², 1, 1, …).
+    const t = b.map((v, i) => (i === 0 ? v + 2 : v));
+    return computePolicyDiagnostics({ name: 't', records: Array.from({ length: n }, (_, i) => `r${i}`), behaviorLogprobs: b, targetLogprobs: t, expectedIdentical: false });
+  };
+  it('n = 3: no ESS grade and no k̂ threshold (1 − 1/log10 3 = −1.10 would be shown), numbers kept', () => {
+    const r = run(3);
+    assert.strictEqual(r.too_few_records, true);
+    assert.strictEqual(r.min_records, 21);
+    assert.strictEqual(r.ess_grade, null);
+    assert.strictEqual(r.khat_threshold, null);
+    assert.strictEqual(r.khat, null);
+    // ESS = (e² + 2)² / (e⁴ + 2) = 88.0 / 56.6 = 1.5548…; share e²/(e² + 2) = 0.7870.
+    const e2 = Math.exp(2);
+    close(r.ess, (e2 + 2) ** 2 / (e2 * e2 + 2), 1e-12);
+    close(r.max_weight_share as number, e2 / (e2 + 2), 1e-12);
+  });
+  it('n = 20 is still too few (tail M = ceil(min(4, 13.4)) = 4 < 5); n = 21 is not (M = 5)', () => {
+    assert.strictEqual(psisTailLength(20), 4);
+    assert.strictEqual(psisTailLength(21), 5);
+    assert.strictEqual(run(20).too_few_records, true);
+    const r = run(21);
+    assert.strictEqual(r.too_few_records, false);
+    close(r.khat_threshold as number, 1 - 1 / Math.log10(21), 1e-15);
+    assert.notStrictEqual(r.ess_grade, null);
+  });
+});
+
+describe('differenceSummary median |Δ|', () => {
+  it('is the median of the absolute differences (hand: |Δ| = 3, 1, 2, 10 → 2.5)', () => {
+    const d = differenceSummary([0, 0, 0, 0], [-3, 1, 2, -10]);
+    assert.strictEqual(d.median_abs, 2.5);
+    assert.strictEqual(d.median, -1); // signed: −10, −3, 1, 2 → (−3 + 1)/2
+  });
+});
+
+describe('noise floor', () => {
+  it('spread is max − min of the finite values; fewer than 2 give none', () => {
+    assert.deepStrictEqual(spreadOf([-41.2, -41.9, -41.3]), { spread: -41.2 - -41.9, k: 3 });
+    assert.strictEqual(spreadOf([-1]), null);
+    assert.deepStrictEqual(spreadOf([-1, NaN, -1.5]), { spread: 0.5, k: 2 });
+    // 0.1, 0.4, 0.2, 0.3 → sorted 0.1 0.2 0.3 0.4: median 0.25, mean 0.25, max 0.4, p95 = 0.3 + 0.85·0.1 (R type 7).
+    const st = spreadStats([0.1, 0.4, 0.2, 0.3])!;
+    close(st.median, 0.25, 1e-15);
+    close(st.mean, 0.25, 1e-15);
+    close(st.p95, 0.385, 1e-15);
+    assert.strictEqual(st.max, 0.4);
+  });
+  it('repeats of either policy win over profiles; profiles count only for the pair’s policies', () => {
+    const spreads = [
+      { policy: 'base', record: 'a', line: 1, spread: 0.2, k: 3 },
+      { policy: 'x', record: 'a', line: 1, spread: 9, k: 3 },
+      { policy: 'clone', record: 'b', line: 2, spread: 0.6, k: 3 },
+    ];
+    const profiles = [{ policies: ['base'], noiseFloor: 5 }, { policies: ['y'], noiseFloor: 7 }, { policies: ['clone'], noiseFloor: null }];
+    assert.deepStrictEqual(noiseFloorFor('clone', 'base', spreads, profiles), { value: 0.6, source: 'repeat', policies: ['clone', 'base'], n: 2 });
+    assert.deepStrictEqual(noiseFloorFor('clone', 'base', [], profiles), { value: 5, source: 'endpoint_profile', policies: ['base'], n: 1 });
+    assert.strictEqual(noiseFloorFor('z', 'w', spreads, profiles), null);
+    const f = { value: 0.5, source: 'repeat' as const, policies: ['b'], n: 1 };
+    assert.deepStrictEqual([withinNoise(0.5, f), withinNoise(-0.4, f), withinNoise(0.51, f), withinNoise(null, f), withinNoise(0.1, null)], [true, true, false, false, null]);
+  });
+});
+
+describe('token rank among the top alternatives', () => {
+  it('is the 1-based position of its log-prob, "> k" when absent (hand-ranked)', () => {
+    const alts = { ' the': -0.2, ' a': -1.5, ' an': -3, ' this': -2.25 };
+    assert.deepStrictEqual(tokenRank(' a', -1.5, alts)!.rank, 2);
+    assert.strictEqual(tokenRank(' the', -0.2, alts)!.text, '1');
+    assert.deepStrictEqual(tokenRank(' an', -3, alts)!.alternatives.map((a) => a.token), [' the', ' a', ' this', ' an']);
+    const absent = tokenRank(' it', -4.5, alts)!;
+    assert.deepStrictEqual([absent.rank, absent.k, absent.text], [null, 4, '> 4']);
+    // The token written differently (bytes) but its log-prob is there: found by value.
+    assert.strictEqual(tokenRank('Ġa', -1.5, alts)!.rank, 2);
+    assert.strictEqual(tokenRank('x', -1, null), null);
+    assert.strictEqual(tokenRank('x', -1, {}), null);
+  });
+});
+

@@ -438,6 +438,175 @@ describe('report data', () => {
     });
   });
 
+  describe('noise floor, logged identity, too few records, IPS range, top alternatives (scores file written by hand)', () => {
+    let ndir: string;
+    // Six records. Behavior base; clone has base's fingerprint (identity expected) and differs on
+    // r2 by −0.25, on r4 by +1 and on r5 by −0.05; other = base + 3 everywhere (w = e³ ≈ 20.09).
+    const base = [-10, -5, -7.5, -3, -8, -6];
+    const clone = [-10, -5.25, -7.5, -2, -8.05, -6];
+    const other = base.map((b) => b + 3);
+    const judges = [0.2, 0.4, 0.6, 0.8, 1.0, 0.0];
+    const sl = (policy: string, fp: string, i: number, lp: number, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({
+        key: `k${i}${policy}`, record: `r${i + 1}`, line: i + 1, policy, fingerprint: fp, logprob: lp,
+        tokens: ['Hel', 'lo'], token_logprobs: [lp / 2, lp / 2], span: null, error: null,
+        model: 'm', template: 'chatml', provider: 'local', scored_at: '2025-01-01T00:00:00Z', ...extra,
+      });
+    const profile = (extra: Record<string, unknown>) =>
+      JSON.stringify({
+        kind: 'endpoint_profile', version: 1, provider: 'openai-compatible', baseURL: 'http://127.0.0.1:8000/v1', model: 'm',
+        policies: ['base', 'clone'], measured_at: '2026-12-01T22:00:00.000Z',
+        probes: { echo: true, maxTokens: 0, promptLogprobs: true, offsetUnit: 'codepoint', tokenIdPrompts: null, addsBos: true, doubleBos: false, deterministic: false, noiseFloor: 0.5 },
+        reasons: { tokenIdPrompts: 'HTTP 400: token ids not accepted' }, blockers: [], warnings: ['not deterministic'], ...extra,
+      });
+    const scoreLines = () => {
+      const L: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        // r4's behavior line keeps the server's top alternatives (a policy with topLogprobs > 1).
+        L.push(sl('base', 'fpA', i, base[i], i === 3 ? { top_logprobs: [{ Hel: -1.5, Hi: -0.5, He: -2 }, null] } : {}));
+        L.push(sl('clone', 'fpA', i, clone[i]));
+        L.push(sl('other', 'fpB', i, other[i]));
+      }
+      return L;
+    };
+    const write = (name: string, lines: string[]) => {
+      const f = path.join(ndir, name);
+      fs.writeFileSync(f, lines.join('\n') + '\n');
+      return f;
+    };
+    let nlog: string;
+
+    before(() => {
+      ndir = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-report-noise-'));
+      // The log's own log-probs: clone differs from base on r2 (−22.5 vs −21: Δ −1.5); r5 by 1e-7 (≤ 1e-6,
+      // not a difference); r4 has no logged clone, r6 nothing logged. So n = 4 (r1 r2 r3 r5), 1 differs.
+      const logged: [number | null, number | null][] = [[-20, -20], [-21, -22.5], [-1, -1], [-4, null], [-3, -3 + 1e-7], [null, null]];
+      nlog = path.join(ndir, 'log.jsonl');
+      fs.writeFileSync(
+        nlog,
+        judges
+          .map((j, i) => {
+            const r: Record<string, unknown> = { prompt_id: `r${i + 1}`, prompt: 'q', response: 'Hello', judge_score: j };
+            if (logged[i][0] !== null) r.base_policy_logprob = logged[i][0];
+            if (logged[i][1] !== null) r.target_policy_logprobs = { clone: logged[i][1] };
+            return JSON.stringify(r);
+          })
+          .join('\n') + '\n',
+      );
+    });
+    after(() => fs.rmSync(ndir, { recursive: true, force: true }));
+
+    it('repeat lines give the floor: clone’s violations 0.25 and 0.05 are within 0.3 nats, 1.0 is beyond', async () => {
+      const f = write('repeat.scores.jsonl', [
+        profile({}), // first line: the file is still read as a scores file
+        ...scoreLines(),
+        // Repeats: base r1 spread −9.9 − (−10.2) = 0.3, base r3 0.1, clone r2 0.05.
+        JSON.stringify({ kind: 'repeat', policy: 'base', fingerprint: 'fpA', record: 'r1', line: 1, key: 'k0base', logprobs: [-10, -10.2, -9.9] }),
+        JSON.stringify({ kind: 'repeat', policy: 'base', fingerprint: 'fpA', record: 'r3', line: 3, key: 'k2base', logprobs: [-7.5, -7.5, -7.6] }),
+        JSON.stringify({ kind: 'repeat', policy: 'clone', fingerprint: 'fpA', record: 'r2', line: 2, key: 'k1clone', logprobs: [-5.3, -5.25, -5.3] }),
+        JSON.stringify({ kind: 'some_future_kind', x: 1 }),
+        JSON.stringify({ kind: 'endpoint_profile', provider: 'p' }),
+      ]);
+      const d = await buildReportData({ input: f, log: nlog, behavior: 'base', bootstrap: { b: 0 } });
+      assert.equal(d.meta.input_kind, 'scores');
+      assert.deepEqual(d.meta.targets, ['clone', 'other']);
+      assert.equal(d.meta.n_records, 6, 'kind lines are not records');
+      // The unknown kind is skipped (a note, not a bad line); the malformed profile is a bad line naming its field.
+      assert.equal(d.meta.issue_count, 1);
+      assert.equal(d.meta.issues[0].line, 24);
+      assert.match(d.meta.issues[0].reason, /endpoint_profile: field "baseURL"/);
+      assert.ok(d.meta.notes.some((n) => /1 line\(s\) of kind "some_future_kind"/.test(n)));
+
+      const id = d.policies[0].identical;
+      assert.equal(id.violation_count, 3);
+      assert.equal(id.noise_floor!.source, 'repeat');
+      assert.ok(Math.abs(id.noise_floor!.value - 0.3) < 1e-12, `floor ${id.noise_floor!.value}`);
+      assert.equal(id.noise_floor!.n, 3);
+      assert.deepEqual(id.noise_floor!.policies, ['clone', 'base']);
+      assert.equal(id.within_noise, 2);
+      assert.equal(id.beyond_noise, 1);
+      assert.deepEqual(id.violations.map((v) => [v.record, v.within_noise]), [['r2', true], ['r4', false], ['r5', true]]);
+      assert.match(id.noise_verdict!, /^2 within the endpoint's nondeterminism \(max \|Δ\| 0\.300 nats over 3 repeated record scorings\); 1 beyond the endpoint's measured nondeterminism .*a scoring error \(template, BOS, seam\)$/);
+      // other is not expected identical: no floor, no classification.
+      assert.equal(d.policies[1].identical.noise_floor, null);
+
+      // Repeat spreads per policy: base (0.3, 0.1) → median 0.2, max 0.3; clone (0.05).
+      assert.deepEqual(d.repeats.map((r) => [r.policy, r.n, r.k]), [['base', 2, 3], ['clone', 1, 3]]);
+      assert.ok(Math.abs(d.repeats[0].median - 0.2) < 1e-12);
+      assert.ok(Math.abs(d.repeats[0].max - 0.3) < 1e-12);
+      assert.equal(d.repeats[0].top[0].record, 'r1');
+      assert.equal(d.repeats[0].histogram!.counts.reduce((a, b) => a + b, 0), 2);
+      assert.equal(d.endpoints.length, 1);
+      assert.equal(d.endpoints[0].line, 1);
+      assert.equal(d.endpoints[0].probes.tokenIdPrompts, null);
+      assert.equal(d.endpoints[0].reasons.tokenIdPrompts, 'HTTP 400: token ids not accepted');
+
+      // The log's own identity check (cje score's warning): 1 of 4 differs, by −1.5.
+      assert.deepEqual(id.logged && { n: id.logged.n, differ: id.logged.differ, max_abs: id.logged.max_abs }, { n: 4, differ: 1, max_abs: 1.5 });
+      assert.deepEqual(id.logged!.violations, [{ record: 'r2', line: 2, logged: -22.5, logged_behavior: -21, log_weight: -1.5 }]);
+
+      // Six records: below 21, no grade and no k̂ threshold.
+      for (const p of d.policies) {
+        assert.equal(p.too_few_records, true);
+        assert.equal(p.min_records, 21);
+        assert.equal(p.ess_grade, null);
+        assert.equal(p.khat_threshold, null);
+      }
+      // Judge scores span [0, 1]. other: every w = e³, IPS = e³ · mean(y) = 20.0855 · 0.5 = 10.04 > 1.
+      // clone: IPS = (0.2 + 0.4·e^−0.25 + 0.6 + 0.8·e + 1.0·e^−0.05 + 0)/6 = 0.7062, inside.
+      assert.deepEqual(d.meta.judge_range, { min: 0, max: 1 });
+      assert.ok(Math.abs(d.policies[1].estimates!.ips! - Math.exp(3) * 0.5) < 1e-9);
+      assert.equal(d.policies[1].ips_outside_judge_range, true);
+      assert.ok(Math.abs(d.policies[0].estimates!.ips! - (0.2 + 0.4 * Math.exp(-0.25) + 0.6 + 0.8 * Math.E + Math.exp(-0.05)) / 6) < 1e-9);
+      assert.equal(d.policies[0].ips_outside_judge_range, false);
+
+      // Top alternatives travel with r4's behavior tokens, aligned with them.
+      const r4 = d.tokens.records.find((t) => t.row === 3)!;
+      assert.deepEqual(r4.behavior.top_logprobs, [{ Hel: -1.5, Hi: -0.5, He: -2 }, null]);
+      assert.equal(r4.targets.clone.top_logprobs, undefined);
+      assert.equal(d.tokens.records.find((t) => t.row === 0)!.behavior.top_logprobs, undefined);
+
+      // cje report's text tells the same story, and exits 1: the log's identical weights are not 1.
+      const out = new Sink();
+      const err = new Sink();
+      const code = await reportCommand([f, '--log', nlog, '--behavior', 'base', '--out', path.join(ndir, 'r.html'), '--bootstrap', '0'], { out, err });
+      assert.equal(code, 1);
+      assert.match(out.text, /2 within the endpoint's nondeterminism/);
+      assert.match(out.text, /WARNING clone: the log stores a different log-prob for it than for "base" on 1 of 4 records/);
+      assert.match(out.text, /too few records/);
+    });
+
+    it('without repeats the latest profile of each endpoint gives the floor, for the policies it lists', async () => {
+      const f = write('profile.scores.jsonl', [
+        profile({}), // noiseFloor 0.5, replaced below by the same endpoint's later profile
+        JSON.stringify({ ...JSON.parse(profile({})), baseURL: 'http://127.0.0.1:9000/v1', policies: ['other'], probes: { noiseFloor: 2 } }),
+        ...scoreLines(),
+        profile({ probes: { deterministic: false, noiseFloor: 0.08 }, measured_at: '2026-12-02T00:00:00.000Z' }),
+      ]);
+      const d = await buildReportData({ input: f, behavior: 'base', bootstrap: { b: 0 } });
+      assert.equal(d.meta.issue_count, 0);
+      assert.deepEqual(d.endpoints.map((e) => [e.baseURL, e.probes.noiseFloor]), [['http://127.0.0.1:9000/v1', 2], ['http://127.0.0.1:8000/v1', 0.08]]);
+      const id = d.policies[0].identical;
+      // Floor 0.08 (the 2-nat endpoint scores only "other"): 0.05 within; 0.25 and 1.0 beyond.
+      assert.deepEqual(id.noise_floor, { value: 0.08, source: 'endpoint_profile', policies: ['clone', 'base'], n: 1 });
+      assert.deepEqual([id.within_noise, id.beyond_noise], [1, 2]);
+      assert.deepEqual(id.violations.map((v) => v.within_noise), [false, false, true]);
+      assert.match(id.noise_verdict!, /measured by the endpoint probe/);
+      assert.equal(id.logged, null, 'no log given');
+      assert.deepEqual(d.repeats, []);
+    });
+
+    it('with no profile and no repeat lines the verdict says how to measure a floor', async () => {
+      const d = await buildReportData({ input: write('plain.scores.jsonl', scoreLines()), behavior: 'base', bootstrap: { b: 0 } });
+      const id = d.policies[0].identical;
+      assert.equal(id.noise_floor, null);
+      assert.deepEqual([id.within_noise, id.beyond_noise], [0, 0]);
+      assert.deepEqual(id.violations.map((v) => v.within_noise), [null, null, null]);
+      assert.match(id.noise_verdict!, /cje doctor.*cje score --repeat K/);
+      assert.deepEqual([d.endpoints, d.repeats], [[], []]);
+    });
+  });
+
   it('older score lines (no suspect, checks, seam_group) give the same report as before', async () => {
     // The lines cje score wrote before the answer checks, and the report the code of that time
     // made of them (GOLDEN, written by it with the same options). Only the new keys may be added,
@@ -479,6 +648,23 @@ describe('report data', () => {
       assert.deepEqual([p.suspect, p.approximate, p.suspect_reasons, p.unchecked], [0, 0, [], 4]);
       assert.deepEqual(p.suspect_weights, { n: 0, approximate: 0, behavior: 0, target: 0, reasons: [] });
       for (const k of ['suspect', 'approximate', 'suspect_reasons', 'unchecked', 'suspect_weights']) delete p[k];
+      // Later additions: endpoint profiles, repeats, the judge range, IPS range, logged identity, noise floor.
+      assert.deepEqual([got.endpoints, got.repeats], [[], []]);
+      delete got.endpoints;
+      delete got.repeats;
+      assert.deepEqual(got.meta.judge_range, { min: 0.1, max: 0.9 });
+      delete got.meta.judge_range;
+      // IPS 0.967 (in GOLDEN) lies above the largest judge score 0.9.
+      assert.equal(p.ips_outside_judge_range, true);
+      delete p.ips_outside_judge_range;
+      assert.deepEqual([p.identical.logged, p.identical.noise_floor, p.identical.within_noise, p.identical.beyond_noise, p.identical.noise_verdict], [null, null, 0, 0, null]);
+      for (const k of ['logged', 'noise_floor', 'within_noise', 'beyond_noise', 'noise_verdict']) delete p.identical[k];
+      // Changed on purpose: 4 records are too few for a grade or a k̂ threshold (it was "good" and −0.66).
+      assert.deepEqual([p.too_few_records, p.min_records, p.ess_grade, p.khat_threshold], [true, 21, null, null]);
+      delete p.too_few_records;
+      delete p.min_records;
+      p.ess_grade = 'good';
+      p.khat_threshold = -0.6609640474436811;
       assert.deepEqual(got, JSON.parse(GOLDEN));
     } finally {
       fs.rmSync(gdir, { recursive: true, force: true });

@@ -30,6 +30,8 @@ export * from './token-delta';
 export * from './estimates';
 export * from './responses';
 export * from './seam';
+export * from './noise-floor';
+export * from './token-rank';
 
 /** Diagnostics of one vector of finite log-weights. */
 export interface WeightDiagnostics {
@@ -125,6 +127,19 @@ export interface PolicyDiagnosticsInput {
   bootstrap?: EstimateOptions;
 }
 
+/**
+ * Below this many finite log-weights the ESS grade and the k̂ threshold and band
+ * are withheld ("too few records"). PSIS fits k̂ to the M = ceil(min(0.2·S, 3·√S))
+ * largest weights and needs M ≥ 5 (loo's enough_tail_samples), which first holds at
+ * S = 21; below that k̂ cannot be estimated at all. Vehtari, Simpson, Gelman, Yao &
+ * Gabry (2024, JMLR 25(72)) make the sample size the condition for trusting any of
+ * these numbers: the smallest S for a reliable estimate is 10^(1/(1−k)) (§3.2.3),
+ * 10 even in the best case k ≤ 0, and their sample-size threshold 1 − 1/log10(S)
+ * (eq. 13) is ≤ 0 below S = 10 (−1.10 at S = 3). Without a k̂ nothing says that S
+ * is large enough, so an ESS/n of 3 records graded "good" would be a guess.
+ */
+export const MIN_DIAGNOSTIC_RECORDS = 21;
+
 /** JSON-able result of {@link computePolicyDiagnostics}; non-finite numbers are null. */
 export interface PolicyDiagnostics {
   name: string;
@@ -133,8 +148,13 @@ export interface PolicyDiagnostics {
   n_records: number;
   ess: number;
   ess_fraction: number | null;
+  /** null when n = 0 or too_few_records. */
   ess_grade: EssGrade | null;
+  /** n < min_records: the grade, the k̂ threshold and band mean nothing yet (see MIN_DIAGNOSTIC_RECORDS). */
+  too_few_records: boolean;
+  min_records: number;
   khat: number | null;
+  /** null when too_few_records (the formula is ≤ 0 below S = 10). */
   khat_threshold: number | null;
   khat_band: KhatBand;
   khat_flagged: boolean;
@@ -201,15 +221,18 @@ export function computePolicyDiagnostics(input: PolicyDiagnosticsInput): PolicyD
     const e = offPolicyEstimates(lwr.logWeights, y, input.bootstrap);
     estimates = { ...e, ips: fin(e.ips), snips: fin(e.snips) };
   }
+  const tooFew = d.n < MIN_DIAGNOSTIC_RECORDS;
   return {
     name: input.name,
     n: d.n,
     n_records: nRec,
     ess: d.ess,
     ess_fraction: fin(d.essFraction),
-    ess_grade: d.essGrade,
+    ess_grade: tooFew ? null : d.essGrade,
+    too_few_records: tooFew,
+    min_records: MIN_DIAGNOSTIC_RECORDS,
     khat: fin(d.khat),
-    khat_threshold: fin(d.khatThreshold),
+    khat_threshold: tooFew ? null : fin(d.khatThreshold),
     khat_band: d.khatBand,
     khat_flagged: d.khatFlagged,
     khat_message: d.khatMessage,

@@ -16,6 +16,8 @@ export interface DifferenceSummary {
   median: number;
   /** Mean of |Δ|. */
   mean_abs: number;
+  /** Median of |Δ| (what cje score prints). */
+  median_abs: number;
   /** 95th percentile of |Δ| (linear interpolation, R type 7). */
   p95_abs: number;
   max_abs: number;
@@ -74,6 +76,7 @@ export function differenceSummary(
     mean: n === 0 ? NaN : sum / n,
     median: quantileSorted(diffs, 0.5),
     mean_abs: n === 0 ? NaN : sumAbs / n,
+    median_abs: quantileSorted(abs, 0.5),
     p95_abs: quantileSorted(abs, 0.95),
     max_abs: maxAbs,
     tolerance,
