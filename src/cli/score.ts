@@ -83,7 +83,13 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
         probe: values['no-probe'] ? undefined : cheapProbes(controller.signal),
         repeat: repeatK ? { k: repeatK, sample: repeatSample } : undefined,
         // "local" policies that name a model folder get a worker started for it (one per folder, stopped at the end).
-        makeScorer: withLocalWorkers(completionsScorerFactory(undefined, undefined, { baseDir: path.dirname(path.resolve(configFile)) }), {
+        makeScorer: withLocalWorkers(completionsScorerFactory(undefined, undefined, {
+            baseDir: path.dirname(path.resolve(configFile)),
+            // A capped Retry-After is said where the user is looking (Ctrl-C cancels the wait at once).
+            onWait: (name, m) => {
+              if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje score: ${name}: ${m}\n`);
+            },
+          }), {
           baseDir: path.dirname(path.resolve(configFile)),
           onStart: (name, dir, w) => {
             if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje score: ${name}: local worker for ${dir} at ${w.baseURL}\n`);

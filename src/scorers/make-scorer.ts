@@ -14,7 +14,7 @@ import { TgiScorer } from './tgi';
 export function completionsScorerFactory(
   secrets: SecretLookup = envSecrets,
   onEndpoint?: (name: string, ep: Omit<Endpoint, 'apiKey'>) => void,
-  opts: { baseDir?: string } = {},
+  opts: { baseDir?: string; onWait?: (name: string, message: string) => void } = {},
 ) {
   return async (policy: PolicyConfig, name: string): Promise<CompletionsScorer | TgiScorer> => {
     const ep = await resolveEndpoint(policy, secrets);
@@ -23,7 +23,12 @@ export function completionsScorerFactory(
       const d = policyDefaults(policy);
       return new TgiScorer({ baseURL: ep.baseURL, apiKey: ep.apiKey, maxRetries: d.maxRetries, timeoutMs: d.timeoutMs });
     }
-    return new CompletionsScorer({ ...(await scorerSettings(policy, opts.baseDir ?? process.cwd())), baseURL: ep.baseURL, apiKey: ep.apiKey });
+    return new CompletionsScorer({
+      ...(await scorerSettings(policy, opts.baseDir ?? process.cwd())),
+      baseURL: ep.baseURL,
+      apiKey: ep.apiKey,
+      onWait: opts.onWait && ((m) => opts.onWait!(name, m)),
+    });
   };
 }
 

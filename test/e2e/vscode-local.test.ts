@@ -150,7 +150,10 @@ describe(`VS Code with the platform .vsix (${TARGET}): "local" policies scored b
     }
     await notification(/CJE: scored chat\.jsonl/).waitFor({ timeout: 180_000 });
 
-    const lines = fs.readFileSync(path.join(wsDir, 'logs', 'chat.scores.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
+    const all = fs.readFileSync(path.join(wsDir, 'logs', 'chat.scores.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line & { kind?: string });
+    // The local worker's profile (the probes before its first request) comes first.
+    assert.deepEqual(all.filter((l) => l.kind).map((l) => l.kind), ['endpoint_profile']);
+    const lines = all.filter((l) => !l.kind);
     assert.equal(lines.length, 8 * 3, 'every record under every policy');
     assert.deepEqual(lines.filter((l) => l.error !== null || l.logprob === null || !Number.isFinite(l.logprob)), [], 'no errors');
     assert.ok(lines.every((l) => l.provider === 'local'));
@@ -173,7 +176,7 @@ describe(`VS Code with the platform .vsix (${TARGET}): "local" policies scored b
     const cloneCard = await f.locator('article.card[data-policy="clone"]').innerText();
     assert.match(cloneCard, /identical ✓/);
     assert.match(cloneCard, /max log w\s+0\s/);
-    const row = await f.locator('table.ident-summary tr[data-policy="clone"]').innerText();
+    const row = await f.locator('table.ident-summary tr[data-policy="clone"][data-check="rescored"]').innerText();
     assert.match(row, /same fingerprint/);
     assert.match(row, /100(\.0)?%/);
     assert.match(row, /0 ✓/);

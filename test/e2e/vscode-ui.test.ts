@@ -189,7 +189,10 @@ describe('VS Code end to end like a person (code-server + Chromium, packaged .vs
     await openContextMenu('arena.jsonl');
     await chooseMenuItem('Score with CJE');
     await notification(/CJE: scored arena\.jsonl/).waitFor({ timeout: 180_000 });
-    const scores = fs.readFileSync(path.join(ws.dir, 'logs', 'arena.scores.jsonl'), 'utf8').trim().split('\n');
+    const all = fs.readFileSync(path.join(ws.dir, 'logs', 'arena.scores.jsonl'), 'utf8').trim().split('\n');
+    // One endpoint profile per run that reached the server (the cancelled first run and this one), then the scores.
+    assert.equal(all.filter((l) => l.startsWith('{"kind":"endpoint_profile"')).length, 2);
+    const scores = all.filter((l) => !l.startsWith('{"kind":'));
     assert.equal(scores.length, 90, 'every record under every policy, once');
     const keys = new Set(scores.map((l) => (JSON.parse(l) as { key: string; policy: string }).policy + (JSON.parse(l) as { key: string }).key));
     assert.equal(keys.size, 90, 'no line scored twice across the cancelled and the resumed run');

@@ -255,4 +255,48 @@ describe('reliability of scoring: inputs, outputs, locks, secrets, duplicates, r
     }
     assert.deepEqual(fs.readFileSync(scores), before, 'the input is byte-identical');
   });
+
+  it('the command line says when it waits out a capped Retry-After, and Ctrl-C ends that wait', async () => {
+    const always429 = await rawServer((_req, res) => {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3600' });
+      res.end(JSON.stringify({ error: { message: 'rate limited' } }));
+    });
+    try {
+      const cfg = writeConfig(config(always429.url));
+      const child = spawn(process.execPath, [CJE, 'score', log, '--config', cfg, '--no-probe'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      const closed = new Promise<number | null>((r) => child.once('close', r));
+      await new Promise<void>((ok) =>
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          if (stderr.includes('(the cap) before retrying')) ok();
+        }),
+      );
+      assert.match(stderr, /cje score: base: the server asked to wait 3600 s; waiting 60 s \(the cap\) before retrying/);
+      child.kill('SIGINT');
+      assert.equal(await closed, 1);
+      assert.match(stderr, /cancelling — results already written are kept/);
+    } finally {
+      await always429.close();
+    }
+  });
+
+  it('repeated ids and repeated records: every line is scored and reported (before: the report lost the behavior on 8 of 30)', async () => {
+    const recs: object[] = records(20);
+    // Ten lines reuse earlier ids with other content; five repeat earlier records exactly.
+    for (let i = 0; i < 10; i++) recs.push({ prompt_id: `q${i}`, prompt: `Another question ${i}?`, response: `Another answer ${i}.` });
+    for (let i = 0; i < 5; i++) recs.push(recs[i]);
+    writeLog(recs);
+    const cfg = writeConfig({ behavior: 'base', policies: { base: policy(server.baseURL), other: policy(server.baseURL, { model: 'toy-2' }) } });
+    const s = await cje(['score', log, '--config', cfg, '--no-probe']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /5 record\(s\) repeat an earlier record's prompt and response/);
+    const lines = scoreLines(path.join(dir, 'log.scores.jsonl'));
+    assert.equal(lines.length, 35 * 2);
+    const json = path.join(dir, 'r.json');
+    const r = await cje(['report', path.join(dir, 'log.scores.jsonl'), '--json', json, '--quiet']);
+    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    const data = JSON.parse(fs.readFileSync(json, 'utf8')) as { policies: { name: string; n: number }[] };
+    assert.deepEqual(data.policies.map((p) => [p.name, p.n]), [['other', 35]]);
+  });
 });
