@@ -15,10 +15,25 @@ let enc: Tiktoken | undefined;
 
 export const ESTIMATE_VOCABULARY = 'o200k_base (js-tiktoken)';
 
+/** Pieces this long are encoded whole; BPE's cost grows faster than a piece's length, so longer text goes in chunks. */
+const CHUNK = 4096;
+/** Beyond this, the count is scaled from samples at both ends: a planning number must not cost minutes on one huge record. */
+const SAMPLED_ABOVE = 256 * 1024;
+
+function encodeChunked(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i += CHUNK) n += enc!.encode(text.slice(i, i + CHUNK), [], []).length;
+  return n;
+}
+
 /** Approximate token count of `text`; special-token text such as <|eot_id|> counts as ordinary text. */
 export function estimateTokens(text: string): number {
   enc ??= new Tiktoken(ranks());
-  return enc.encode(text, [], []).length;
+  if (text.length <= CHUNK) return enc.encode(text, [], []).length;
+  if (text.length <= SAMPLED_ABOVE) return encodeChunked(text);
+  const half = SAMPLED_ABOVE / 2;
+  const sampled = encodeChunked(text.slice(0, half)) + encodeChunked(text.slice(-half));
+  return Math.round((sampled * text.length) / SAMPLED_ABOVE);
 }
 
 /**
