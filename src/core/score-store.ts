@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { readLines } from './jsonl-lines';
 import { isExtraLine, type EndpointProfile, type ExtraLine, type RepeatLine } from './endpoint-profile';
 import { ANSWER_CHECKS_VERSION, recheckStoredSpan } from './span';
@@ -30,7 +31,8 @@ export interface StoreOpenReport {
 export class StoreWriteError extends Error {
   constructor(readonly file: string, readonly errno: NodeJS.ErrnoException) {
     super(
-      `cannot write ${file}: ${errno.code === 'ENOSPC' ? 'no space left on the device' : errno.code === 'EDQUOT' ? 'disk quota exceeded' : errno.message} (${errno.code ?? 'error'}); what was written is kept, free space and run the same command again to resume`,
+      `cannot write ${file}: ${errno.code === 'ENOSPC' ? 'no space left on the device' : errno.code === 'EDQUOT' ? 'disk quota exceeded' : errno.message} (${errno.code ?? 'error'})` +
+        (errno.code === 'ENOSPC' || errno.code === 'EDQUOT' ? '; what was written is kept, free space and run the same command again to resume' : ''),
     );
   }
 }
@@ -75,6 +77,9 @@ export class ScoreStore {
   static async open(file: string, opts: { lock?: boolean } = {}): Promise<{ store: ScoreStore; report: StoreOpenReport }> {
     const store = new ScoreStore(file);
     const report: StoreOpenReport = { results: 0, corrupt: [] };
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new StoreWriteError(file, Object.assign(new Error('it is a folder, not a file (give a file name)'), { code: 'EISDIR' }));
+    // A scores file in a folder that does not exist yet: the folder is made, as the report does for its page.
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     if (opts.lock) store.takeLock();
     try {
       await store.load(report);

@@ -299,4 +299,17 @@ describe('reliability of scoring: inputs, outputs, locks, secrets, duplicates, r
     const data = JSON.parse(fs.readFileSync(json, 'utf8')) as { policies: { name: string; n: number }[] };
     assert.deepEqual(data.policies.map((p) => [p.name, p.n]), [['other', 35]]);
   });
+
+  it('--out a folder: one clear line, exit 1; --out in a folder that does not exist yet: the folder is made', async () => {
+    const cfg = writeConfig(config(server.baseURL));
+    const folder = path.join(dir, 'a-folder');
+    fs.mkdirSync(folder);
+    const r = await cje(['score', log, '--config', cfg, '--out', folder, '--no-probe']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^cje score: cannot write .*a-folder: it is a folder, not a file \(give a file name\) \(EISDIR\)/m);
+    const nested = path.join(dir, 'new', 'deeper', 's.jsonl');
+    const ok = await cje(['score', log, '--config', cfg, '--out', nested, '--no-probe']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(scoreLines(nested).length, 6);
+  });
 });
