@@ -224,3 +224,32 @@ export async function launchBrowser(paths: VsCodeTestPaths, profileDir: string, 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
+
+/** Locators and actions on the workbench page that every real-VS-Code suite uses. */
+export function workbench(page: () => import('playwright-core').Page) {
+  return {
+    explorerRow: (name: string) => page().locator('.explorer-folders-view .monaco-list-row').filter({ hasText: new RegExp(`^${name.replace(/\./g, '\\.')}$`) }),
+    notification: (re: RegExp) => page().locator('.notifications-toasts .notification-toast').filter({ hasText: re }),
+    /** Runs a palette command; the palette lists an extension's commands once the extension host has read them, so retry until it does. */
+    runCommand: async (title: string) => {
+      const p = page();
+      for (let attempt = 0; ; attempt++) {
+        await p.keyboard.press('Escape');
+        await p.keyboard.press('F1');
+        const input = p.locator('.quick-input-widget input');
+        await input.waitFor();
+        await input.fill(`>${title}`);
+        const row = p.locator('.quick-input-widget .monaco-list-row').filter({ hasText: title }).first();
+        try {
+          await row.waitFor({ timeout: 5000 });
+        } catch (e) {
+          if (attempt >= 10) throw e;
+          continue;
+        }
+        await row.click();
+        return;
+      }
+    },
+  };
+}
+

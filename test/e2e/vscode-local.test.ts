@@ -12,7 +12,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { installVsix, launchBrowser, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, writeUserSettings, type CodeServer } from './vscode-harness';
+import { installVsix, launchBrowser, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, workbench, writeUserSettings, type CodeServer } from './vscode-harness';
 
 type Page = import('playwright-core').Page;
 type Ctx = import('playwright-core').BrowserContext;
@@ -53,6 +53,7 @@ describe(`VS Code with the platform .vsix (${TARGET}): "local" policies scored b
   let ctx: Ctx | undefined;
   let external: string[] = [];
   let page: Page;
+  const { explorerRow, notification } = workbench(() => page);
   let tmp: string;
   let wsDir: string;
   let vsix: string;
@@ -60,8 +61,6 @@ describe(`VS Code with the platform .vsix (${TARGET}): "local" policies scored b
   let extensionsDir: string;
   let userDataDir: string;
 
-  const explorerRow = (name: string) => page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: new RegExp(`^${name.replace(/\./g, '\\.')}$`) });
-  const notification = (re: RegExp) => page.locator('.notifications-toasts .notification-toast').filter({ hasText: re });
   const panelFrame = () => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
 
   before(async function () {

@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startCompletionsServer, type CompletionsServer } from '../support/completions-server';
-import { installVsix, launchBrowser, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, writeUserSettings, type CodeServer, type VsCodeTestPaths } from './vscode-harness';
+import { installVsix, launchBrowser, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, workbench, writeUserSettings, type CodeServer, type VsCodeTestPaths } from './vscode-harness';
 import { configFor, TEST_API_KEY } from './vscode-workspace';
 
 type Page = import('playwright-core').Page;
@@ -95,6 +95,7 @@ describe('VS Code: the log in the editor: Problems, line hovers, run status bar 
   let ctx: Ctx | undefined;
   let external: string[] = [];
   let page: Page;
+  const { explorerRow, notification, runCommand } = workbench(() => page);
   let tmp: string;
   let wsDir: string;
   let mixed: ReturnType<typeof mixedLog>;
@@ -105,26 +106,6 @@ describe('VS Code: the log in the editor: Problems, line hovers, run status bar 
 
   const shot = async (name: string) => {
     await page.screenshot({ path: path.join(OUT, `log-${name}.png`) });
-  };
-  const explorerRow = (name: string) => page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: new RegExp(`^${name.replace(/\./g, '\\.')}$`) });
-  const notification = (re: RegExp) => page.locator('.notifications-toasts .notification-toast').filter({ hasText: re });
-  const runCommand = async (title: string) => {
-    for (let attempt = 0; ; attempt++) {
-      await page.keyboard.press('Escape');
-      await page.keyboard.press('F1');
-      const input = page.locator('.quick-input-widget input');
-      await input.waitFor();
-      await input.fill(`>${title}`);
-      const row = page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: title }).first();
-      try {
-        await row.waitFor({ timeout: 5000 });
-      } catch (e) {
-        if (attempt >= 10) throw e;
-        continue;
-      }
-      await row.click();
-      return;
-    }
   };
   const openContextMenu = async (name: string) => {
     const menu = page.locator('.context-view .monaco-menu');

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startCompletionsServer, type CompletionsServer } from '../support/completions-server';
-import { installVsix, launchBrowser, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, writeUserSettings, type CodeServer } from './vscode-harness';
+import { installVsix, launchBrowser, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, workbench, writeUserSettings, type CodeServer } from './vscode-harness';
 import { makeVsCodeWorkspace, TEST_API_KEY } from './vscode-workspace';
 
 type Page = import('playwright-core').Page;
@@ -45,13 +45,13 @@ describe('VS Code end to end like a person (code-server + Chromium, packaged .vs
   let ctx: Ctx | undefined;
   let external: string[] = [];
   let page: Page;
+  const { explorerRow, notification, runCommand } = workbench(() => page);
   let tmp: string;
   let ws: ReturnType<typeof makeVsCodeWorkspace>;
 
   const shot = async (name: string) => {
     await page.screenshot({ path: path.join(OUT, `${name}.png`) });
   };
-  const explorerRow = (name: string) => page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: new RegExp(`^${name.replace(/\./g, '\\.')}$`) });
   const openContextMenu = async (name: string) => {
     const menu = page.locator('.context-view .monaco-menu');
     for (let attempt = 0; ; attempt++) {
@@ -78,26 +78,6 @@ describe('VS Code end to end like a person (code-server + Chromium, packaged .vs
       await item.hover();
       await page.keyboard.press('Enter');
       await menu.waitFor({ state: 'hidden' });
-    }
-  };
-  const notification = (re: RegExp) => page.locator('.notifications-toasts .notification-toast').filter({ hasText: re });
-  const runCommand = async (title: string) => {
-    // The palette lists an extension's commands once the extension host has read them: retry until it does.
-    for (let attempt = 0; ; attempt++) {
-      await page.keyboard.press('Escape');
-      await page.keyboard.press('F1');
-      const input = page.locator('.quick-input-widget input');
-      await input.waitFor();
-      await input.fill(`>${title}`);
-      const row = page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: title }).first();
-      try {
-        await row.waitFor({ timeout: 5000 });
-      } catch (e) {
-        if (attempt >= 10) throw e;
-        continue;
-      }
-      await row.click();
-      return;
     }
   };
   const panelFrame = (): FrameLocator => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');

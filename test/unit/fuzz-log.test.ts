@@ -9,21 +9,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readLog } from '../../src/core/log-reader';
 import type { LogIssue, LogRecord } from '../../src/core/types';
+// mulberry32, so that the same seed gives the same file everywhere.
+import { seededRandom } from '../support/emulations/core';
 
 const SEED = 0x5eed2026;
 const LINES = 1500;
 
-/** mulberry32: a small, well-known 32-bit PRNG, so the same seed gives the same file everywhere. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Expected = { kind: 'blank' } | { kind: 'issue'; field?: string } | { kind: 'record'; id: string; prompt?: string; messages?: { role: string; content: string }[]; response: string; targets?: [string, number | null][] };
 
@@ -159,7 +150,7 @@ function classify(bytes: Buffer, lineNo: number): Expected {
 // The generator: a valid record, then at most one fault.
 
 function generate(seed: number, count: number): Buffer[] {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const words = ['what', 'is', 'machine', 'learning', 'é', '😀', '日本', 'a"b', 'back\\slash', 'tab\t', 'line\nbreak', '  ', '\u2028'];
   const sentence = () => Array.from({ length: 1 + Math.floor(rand() * 6) }, () => pick(words)).join(' ');
