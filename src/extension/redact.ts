@@ -1,14 +1,8 @@
-// Keeps secrets out of anything shown or logged. Pure.
+// Keeps secrets out of anything shown or logged. Pure: the core's redaction, with the
+// extension's own list of keys it looked up (SecretStorage or the environment).
+import { redact } from '../core/secrets';
 
-/** `text` with every occurrence of each secret (4+ characters) replaced by "***". */
-export function redact(text: string, secrets: readonly (string | undefined)[]): string {
-  let out = text;
-  for (const s of secrets) {
-    if (!s || s.length < 4) continue;
-    out = out.split(s).join('***');
-  }
-  return out;
-}
+export { redact };
 
 /** The message of anything thrown, redacted. */
 export function errorMessage(e: unknown, secrets: readonly (string | undefined)[]): string {
