@@ -328,7 +328,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     const lines: ScoreLine[] = [];
     jobs.forEach((job, i) => {
       for (const name of g.names) {
-        if (store.has(job.key, name) && store.coversLine(job.key, job.record.line)) continue;
+        if (store.coversLine(job.key, job.record.line, name)) continue;
         const l = lineFor(g, name, job, results[i]);
         lines.push(l);
         if (l.error === null) {
@@ -398,9 +398,10 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     const values = todo.map((j) => [store.logprobOf(j.key)!]);
     if (todo.length) await ready(g);
     for (let round = 0; round < (opts.repeat?.k ?? 0) && todo.length; round++) {
-      for (let i = 0; i < todo.length; i += batchSizeOf(g)) {
+      // Stepped by what was sent: a batch may change the scorer's batch size (lists refused) under the loop.
+      for (let i = 0, chunk: Job[] = []; i < todo.length; i += chunk.length) {
         if (opts.signal?.aborted) return;
-        const chunk = todo.slice(i, i + batchSizeOf(g));
+        chunk = todo.slice(i, i + batchSizeOf(g));
         const res = await g.scorer!.scoreBatch(chunk.map((j) => ({ rendered: j.rendered, endOfTurn: g.spec.endOfTurn })), opts.signal);
         res.forEach((r, k) => r.ok && values[i + k].push(r.value.logprob));
       }
@@ -472,19 +473,9 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         const key = scoreKey(rendered, g.fingerprint);
         const job: Job = { record: rec, rendered, key };
         if (opts.repeat) sample(g, job, records);
-        const missing = g.names.filter((n) => !store.has(key, n));
-        if (missing.length === 0 && !store.coversLine(key, rec.line)) {
-          // Same prompt and response as an earlier record: its own line, the same numbers, pointed out.
-          const prev = store.find(key)!;
-          const firstLine = prev.line;
-          if (!append(g.names.map((n) => ({ ...prev, policy: n, record: rec.id, line: rec.line, duplicate_of: firstLine, reused_from: prev.policy, scored_at: new Date().toISOString() })))) break;
-          for (const n of g.names) record(n, rec, prev.logprob!);
-          if (g === firstGroup) noteDuplicate(rec, firstLine);
-          reused += g.names.length;
-          finishJob(rec.line);
-          continue;
-        }
-        if (missing.length === 0) {
+        // Done means done for this log line under each name: a record repeating another's prompt and response has its own lines.
+        const lineMissing = g.names.filter((n) => !store.coversLine(key, rec.line, n));
+        if (lineMissing.length === 0) {
           const lp = store.logprobOf(key)!;
           for (const n of g.names) record(n, rec, lp);
           if (store.isSuspect(key)) for (const n of g.names) noteSuspect(n, { suspect: ['kept as suspect in an earlier run'], span: null });
@@ -494,13 +485,15 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         }
         const prev = store.find(key);
         if (prev) {
-          // Scored before under an identical policy: copy, never rescore.
-          const lines = missing.map((n) => ({ ...prev, policy: n, record: rec.id, line: rec.line, reused_from: prev.policy, scored_at: new Date().toISOString() }));
+          // Scored before, under an identical policy or for an earlier line with the same prompt and response: copy, never rescore.
+          const dupOf = prev.line !== rec.line ? prev.line : undefined;
+          const lines = lineMissing.map((n) => ({ ...prev, policy: n, record: rec.id, line: rec.line, reused_from: prev.policy, ...(dupOf !== undefined ? { duplicate_of: dupOf } : {}), scored_at: new Date().toISOString() }));
           if (!append(lines)) break;
           for (const n of g.names) record(n, rec, prev.logprob!);
           if (prev.suspect?.length) for (const n of g.names) noteSuspect(n, prev);
-          reused += missing.length;
-          skipped += g.names.length - missing.length;
+          if (dupOf !== undefined && g === firstGroup) noteDuplicate(rec, dupOf);
+          reused += lineMissing.length;
+          skipped += g.names.length - lineMissing.length;
           finishJob(rec.line);
           continue;
         }
@@ -522,6 +515,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     while (inflight.size) await Promise.race(inflight);
     if (opts.repeat && !opts.signal?.aborted && !fatal) for (const g of groups.values()) await repeatGroup(g);
   } finally {
+    // A run that stops on an error (a blocked endpoint, a backend that cannot start) still keeps what other groups have in flight.
+    await Promise.allSettled([...inflight]);
     store.close();
     for (const g of groups.values()) await g.scorer?.close?.();
   }

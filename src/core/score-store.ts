@@ -6,8 +6,8 @@ import { ANSWER_CHECKS_VERSION, recheckStoredSpan } from './span';
 import type { LogIssue, ScoreLine } from './types';
 
 interface Done {
-  /** Log lines that have a result for this key: a record that repeats another's prompt and response still gets its own. */
-  lines: number[];
+  /** Per log line, the policies with a result for this key there: a record that repeats another's prompt and response still gets its own. */
+  lines: Map<number, Set<string>>;
   offset: number;
   length: number;
   logprob: number;
@@ -66,6 +66,7 @@ export class ScoreStore {
   private readonly repeated = new Set<string>();
 
   private lockFile: string | undefined;
+  private lockText: string | undefined;
 
   private constructor(readonly file: string) {}
 
@@ -93,26 +94,38 @@ export class ScoreStore {
 
   private takeLock(): void {
     const lock = `${this.file}.lock`;
-    const mine = JSON.stringify({ pid: process.pid, started: new Date().toISOString() });
-    for (let attempt = 0; attempt < 2; attempt++) {
+    const mine = JSON.stringify({ pid: process.pid, started: new Date().toISOString(), token: Math.random().toString(36).slice(2) });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // Written whole to a file of our own, then linked into place: a lock is never seen half-written.
+      const tmp = `${lock}.${process.pid}.${Date.now().toString(36)}.tmp`;
       try {
-        fs.writeFileSync(lock, mine, { flag: 'wx' });
+        fs.writeFileSync(tmp, mine);
+      } catch {
+        return; // a folder we cannot write: the open below says so
+      }
+      try {
+        fs.linkSync(tmp, lock);
         this.lockFile = lock;
+        this.lockText = mine;
         return;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return; // a folder we cannot write: the open below says so
-        let holder: { pid?: number; started?: string } = {};
-        try {
-          holder = JSON.parse(fs.readFileSync(lock, 'utf8'));
-        } catch {
-          /* half-written by a run killed at that moment: stale */
-        }
-        if (typeof holder.pid === 'number' && holder.pid !== process.pid && alive(holder.pid)) {
-          throw new StoreLockedError(`${this.file} is being written by another cje run (pid ${holder.pid}, since ${holder.started ?? '?'}): wait for it to finish or stop it (${lock})`);
-        }
-        fs.rmSync(lock, { force: true });
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      } finally {
+        fs.rmSync(tmp, { force: true });
       }
+      let holder: { pid?: number; started?: string } = {};
+      try {
+        holder = JSON.parse(fs.readFileSync(lock, 'utf8'));
+      } catch {
+        /* unreadable: left by an older version or a broken disk; treated as stale below */
+      }
+      // Another run, in another process or in this one (two runs in one extension host), holds it while its pid lives.
+      if (typeof holder.pid === 'number' && alive(holder.pid)) {
+        throw new StoreLockedError(`${this.file} is being written by another cje run (pid ${holder.pid}${holder.pid === process.pid ? ', this process' : ''}, since ${holder.started ?? '?'}): wait for it to finish or stop it (${lock})`);
+      }
+      fs.rmSync(lock, { force: true });
     }
+    throw new StoreLockedError(`${this.file}: could not take ${lock} (another run keeps taking it)`);
   }
 
   private async load(report: StoreOpenReport): Promise<void> {
@@ -168,13 +181,15 @@ export class ScoreStore {
     const d = this.done.get(l.key);
     if (d) {
       d.policies.add(l.policy);
-      if (!d.lines.includes(l.line)) d.lines.push(l.line);
-    } else this.done.set(l.key, { lines: [l.line], offset, length, logprob: l.logprob!, suspect: !!l.suspect?.length, policies: new Set([l.policy]) });
+      const at = d.lines.get(l.line);
+      if (at) at.add(l.policy);
+      else d.lines.set(l.line, new Set([l.policy]));
+    } else this.done.set(l.key, { lines: new Map([[l.line, new Set([l.policy])]]), offset, length, logprob: l.logprob!, suspect: !!l.suspect?.length, policies: new Set([l.policy]) });
   }
 
-  /** Whether log line `line` has a result for this key (under any policy). */
-  coversLine(key: string, line: number): boolean {
-    return this.done.get(key)?.lines.includes(line) ?? false;
+  /** Whether log line `line` has a result for this key under `policy`. */
+  coversLine(key: string, line: number, policy: string): boolean {
+    return this.done.get(key)?.lines.get(line)?.has(policy) ?? false;
   }
 
   /** Whether `policy` already has a successful line for this key. */
@@ -247,7 +262,14 @@ export class ScoreStore {
   }
 
   close(): void {
-    if (this.lockFile) fs.rmSync(this.lockFile, { force: true });
+    // Only our own lock: one taken over by another run after ours was judged stale stays.
+    if (this.lockFile) {
+      try {
+        if (fs.readFileSync(this.lockFile, 'utf8') === this.lockText) fs.rmSync(this.lockFile, { force: true });
+      } catch {
+        /* gone already */
+      }
+    }
     this.lockFile = undefined;
     if (this.fd !== undefined) fs.closeSync(this.fd);
     if (this.readFd !== undefined) fs.closeSync(this.readFd);

@@ -1,5 +1,6 @@
 import { knownSecrets, redact as redactSecrets } from '../core/secrets';
-import { BadResponse, readChoices, withoutGenerated, type Echo } from '../scorers/echo-shape';
+import { sleep } from '../scorers/completions';
+import { BadResponse, promptTokensOf, readChoices, withoutGenerated, type Echo } from '../scorers/echo-shape';
 
 export interface ProbeEndpoint {
   baseURL: string;
@@ -18,8 +19,29 @@ export type EchoOutcome =
 
 const redact = (text: string, secret: string | undefined) => redactSecrets(text, [secret, ...knownSecrets()]);
 
-/** One raw /completions request, read without the scorer's retries: the doctor wants to see each answer as it is. */
+/**
+ * One /completions request, read raw: the doctor wants to see each answer as
+ * it is. Only what says nothing about the server's behaviour is retried (a
+ * connection that failed, 408, 429, 5xx), a few times, so that one busy moment
+ * is not taken for a verdict.
+ */
 export async function echoRequest(
+  ep: ProbeEndpoint,
+  prompt: string | string[] | number[] | number[][],
+  opts: { maxTokens?: number; logprobs?: number; signal?: AbortSignal } = {},
+): Promise<EchoOutcome> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await echoOnce(ep, prompt, opts);
+    const transient = r.kind === 'network' || (r.kind === 'http' && (r.status === 408 || r.status === 429 || r.status >= 500));
+    if (!transient || attempt >= PROBE_RETRIES || opts.signal?.aborted) return r;
+    await sleep(Math.min(PROBE_WAIT_CAP_MS, 500 * 2 ** attempt), opts.signal);
+  }
+}
+
+const PROBE_RETRIES = 3;
+const PROBE_WAIT_CAP_MS = 5000;
+
+async function echoOnce(
   ep: ProbeEndpoint,
   prompt: string | string[] | number[] | number[][],
   opts: { maxTokens?: number; logprobs?: number; signal?: AbortSignal } = {},
@@ -39,7 +61,8 @@ export async function echoRequest(
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     return { kind: 'network', message: redact(`${(e as Error).message}${cause?.code ? ` (${cause.code})` : cause?.message ? ` (${cause.message})` : ''}`, ep.apiKey) };
   }
-  if (!res.ok) return { kind: 'http', status: res.status, message: redact(`HTTP ${res.status}: ${serverMessage(text)}`, ep.apiKey) };
+  // Redacted before it is cut: a key across the cut would otherwise leave its first half.
+  if (!res.ok) return { kind: 'http', status: res.status, message: redact(`HTTP ${res.status}: ${serverMessage(text)}`, ep.apiKey).slice(0, 300) };
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -53,7 +76,7 @@ export async function echoRequest(
     const echoes: (Echo | undefined)[] = new Array(prompts.length).fill(undefined);
     choices.forEach((c, pos) => {
       const i = typeof c.index === 'number' ? c.index : prompts.length === 1 ? 0 : pos;
-      if (c.echo && i >= 0 && i < prompts.length) echoes[i] = (opts.maxTokens ?? 0) > 0 && source === 'choices' ? withoutGenerated(c.echo, c.text, prompts[i]) : c.echo;
+      if (c.echo && i >= 0 && i < prompts.length) echoes[i] = (opts.maxTokens ?? 0) > 0 && source === 'choices' ? withoutGenerated(c.echo, prompts.length === 1 ? promptTokensOf(json) : undefined) : c.echo;
     });
     if (echoes.every((e) => !e)) return { kind: 'no-logprobs', status: res.status, message: 'no choice carries logprobs with tokens and token_logprobs', body: json };
     return { kind: 'ok', status: res.status, echoes, source, body: json };
@@ -72,5 +95,5 @@ function serverMessage(text: string): string {
   } catch {
     /* not JSON: the text itself */
   }
-  return msg.replace(/\s+/g, ' ').slice(0, 300);
+  return msg.replace(/\s+/g, ' ');
 }

@@ -190,7 +190,7 @@ export async function probeEndpoint(t: ProbeTarget, opts: ProbeOptions): Promise
     v.listPrompts = rl.echoes.every((e) => e);
     if (!v.listPrompts) reasons.listPrompts = 'a list came back with choices missing';
     else if (rl.source === 'prompt-field') reasons.listPrompts = 'accepted, but answered in the top-level prompt field without indices: scoring sends one prompt per request';
-  } else if (rl.kind === 'http') {
+  } else if (rl.kind === 'http' && rl.status >= 400 && rl.status < 500 && rl.status !== 408 && rl.status !== 429) {
     v.listPrompts = false;
     reasons.listPrompts = rl.message;
   } else reasons.listPrompts = rl.message;

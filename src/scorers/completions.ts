@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import type { EndpointProfile } from '../core/endpoint-profile';
 import { redact, rememberSecret } from '../core/secrets';
 import { extractSpan, spanByPrefixCount, spanFromIds, type EchoedTokens, type SpanResult } from '../core/span';
-import { BadResponse, NO_LOGPROBS, readChoices, withoutGenerated, type Echo, type ParsedChoice } from './echo-shape';
+import { BadResponse, NO_LOGPROBS, promptTokensOf, readChoices, withoutGenerated, type Echo, type ParsedChoice } from './echo-shape';
 import type { IdEncoder, SeparateIds } from './separate-tokenization';
 import type { ScoreRequest, Scorer } from './scorer';
 
@@ -68,7 +68,8 @@ export function retryDelay(e: unknown, attempt: number): { ms: number; asked?: n
 }
 
 
-const sleep = (ms: number, signal?: AbortSignal) =>
+/** A wait that an abort ends at once, leaving no listener behind. */
+export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = () => {
@@ -282,8 +283,10 @@ function parseEcho(res: unknown, prompts: string[] | number[][], maxTokens: numb
   const { source, choices } = readChoices(res, n);
   const echoes: (Echo | undefined)[] = new Array(n).fill(undefined);
   const what = source === 'prompt-field' ? 'prompt entries' : 'choices';
+  // usage counts the prompt tokens of all prompts together: it places the cut only for one.
+  const promptTokens = n === 1 ? promptTokensOf(res) : undefined;
   const place = (i: number, c: ParsedChoice) => {
-    if (c.echo) echoes[i] = maxTokens > 0 && source === 'choices' ? withoutGenerated(c.echo, c.text, prompts[i]) : c.echo;
+    if (c.echo) echoes[i] = maxTokens > 0 && source === 'choices' ? withoutGenerated(c.echo, promptTokens) : c.echo;
   };
   if (n === 1) {
     if (choices.length !== 1) return { echoes, unmatched: `the server answered ${choices.length} ${what} for 1 prompt` };

@@ -68,17 +68,15 @@ export { NO_LOGPROBS };
 
 /**
  * Drops what a server generated after the prompt when it would not take
- * max_tokens 0 (TGI and others need at least 1). The choice's text is the
- * prompt plus what was generated (echo), so an empty rest means nothing was
- * appended; otherwise max_tokens 1 appended exactly one token.
+ * max_tokens 0 (TGI-like servers need at least 1). With max_tokens 1 one token
+ * is always generated, and it may be a special token (EOS, end of turn) that
+ * the choice's text leaves out while its logprobs keep it; so the echo keeps
+ * exactly `promptTokens` tokens where the server says how many the prompt had
+ * (usage.prompt_tokens of a one-prompt answer), and loses its last one otherwise.
  */
-export function withoutGenerated(echo: Echo, choiceText: unknown, prompt: string | number[]): Echo {
-  let generated = 1;
-  if (typeof choiceText === 'string' && typeof prompt === 'string' && choiceText.startsWith(prompt)) generated = choiceText.length > prompt.length ? 1 : 0;
-  // Token-id prompts get no BOS added, so whatever the echo holds beyond them was generated.
-  if (Array.isArray(prompt)) generated = Math.min(1, Math.max(0, echo.tokens.length - prompt.length));
-  if (generated === 0 || echo.tokens.length <= generated) return echo;
-  const cut = echo.tokens.length - generated;
+export function withoutGenerated(echo: Echo, promptTokens?: number): Echo {
+  const cut = typeof promptTokens === 'number' && Number.isInteger(promptTokens) && promptTokens > 0 && promptTokens <= echo.tokens.length ? promptTokens : echo.tokens.length - 1;
+  if (cut <= 0 || cut >= echo.tokens.length) return echo;
   const slice = <T>(a: T[] | null | undefined) => (Array.isArray(a) ? a.slice(0, cut) : a ?? undefined);
   return {
     ...echo,
@@ -89,4 +87,10 @@ export function withoutGenerated(echo: Echo, choiceText: unknown, prompt: string
     top_logprobs: slice(echo.top_logprobs),
     token_ids: slice(echo.token_ids),
   };
+}
+
+/** usage.prompt_tokens of an answer, when it is a count. */
+export function promptTokensOf(res: unknown): number | undefined {
+  const n = (res as { usage?: { prompt_tokens?: unknown } } | null)?.usage?.prompt_tokens;
+  return typeof n === 'number' ? n : undefined;
 }

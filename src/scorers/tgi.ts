@@ -1,6 +1,6 @@
 import { redact, rememberSecret } from '../core/secrets';
 import { extractSpan, type EchoedTokens, type SpanResult } from '../core/span';
-import { RETRY_AFTER_CAP_MS } from './completions';
+import { RETRY_AFTER_CAP_MS, sleep } from './completions';
 import type { ScoreRequest, Scorer } from './scorer';
 
 export interface TgiScorerOptions {
@@ -50,7 +50,7 @@ export async function tgiGenerate(opts: TgiScorerOptions, text: string, signal?:
     } catch {
       /* the text itself */
     }
-    return { ok: false, status: res.status, error: redact(`HTTP ${res.status}: ${msg}`.replace(/\s+/g, ' ').slice(0, 500)), retryMs: retry };
+    return { ok: false, status: res.status, error: redact(`HTTP ${res.status}: ${msg}`.replace(/\s+/g, ' ')).slice(0, 500), retryMs: retry };
   }
   let prefill: unknown;
   try {
@@ -70,12 +70,6 @@ export async function tgiGenerate(opts: TgiScorerOptions, text: string, signal?:
   };
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
-  });
-
 /** Scores through TGI's /generate, one prompt per request (TGI batches on the server; `concurrency` keeps it fed). */
 export class TgiScorer implements Scorer {
   readonly batchSize = 1;
@@ -91,7 +85,7 @@ export class TgiScorer implements Scorer {
     for (const r of requests) {
       let res = await tgiGenerate(this.opts, r.rendered.text, signal);
       for (let attempt = 0; !res.ok && res.retryMs !== undefined && attempt < (this.opts.maxRetries ?? 5); attempt++) {
-        await sleep(res.retryMs * 2 ** attempt, signal);
+        await sleep(Math.min(res.retryMs * 2 ** attempt, RETRY_AFTER_CAP_MS), signal);
         res = await tgiGenerate(this.opts, r.rendered.text, signal);
       }
       out.push(res.ok ? extractSpan(r.rendered, res.echo, { endOfTurn: r.endOfTurn }) : { ok: false, failure: 'shape', error: res.error });

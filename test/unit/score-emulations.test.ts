@@ -62,7 +62,7 @@ describe('scoring through each server that can teacher-force, and stopping at th
     assert.equal(t.profile.probes.offsetUnit, 'absent');
   });
 
-  it('a server that refuses max_tokens 0: scored with max_tokens 1, the generated token cut, the same numbers', async () => {
+  it('a server that refuses max_tokens 0: scored with max_tokens 1, the generated token cut (an EOS the text leaves out too), the same numbers', async () => {
     const v = await startVllm({ chat: 'chatml' });
     const direct = await score(v, 'direct');
     // In front of the same vLLM emulation: refuses max_tokens 0 as TGI-like servers do, passes everything else on.
@@ -76,8 +76,16 @@ describe('scoring through each server that can teacher-force, and stopping at th
         return;
       }
       const r = await fetch(v.url + '/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const answer = (await r.json()) as { choices?: { text?: string; logprobs?: { tokens?: string[] } }[] };
+      // As vLLM does when the one generated token is EOS: the text leaves it out, the logprobs keep it.
+      for (const c of answer.choices ?? []) {
+        if (typeof j.prompt !== 'string' || !c.logprobs?.tokens) continue;
+        c.text = j.prompt;
+        const toks = c.logprobs.tokens;
+        toks[toks.length - 1] = '</s>';
+      }
       res.writeHead(r.status, { 'content-type': 'application/json' });
-      res.end(await r.text());
+      res.end(JSON.stringify(answer));
     });
     await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
     try {

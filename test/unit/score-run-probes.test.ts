@@ -167,4 +167,35 @@ describe('runScoring: probes before the first request, --repeat, and no backend 
       });
     }
   });
+
+  it('a repeated record gets its lines under every policy, also when a second run adds policies (review: t2 lost line 2)', async () => {
+    drifting = false;
+    const rec = { prompt: 'Say hi.', response: 'Hi!' };
+    fs.writeFileSync(log, [JSON.stringify({ prompt_id: 'a', ...rec }), JSON.stringify({ prompt_id: 'b', ...rec })].join('\n') + '\n');
+    const cfg: CjeConfig = { behavior: 'beh', policies: { beh: policy(), t1: policy({ model: 'toy-2' }), t2: policy({ model: 'toy-2' }) } };
+    await runScoring({ logFile: log, config: cfg, policies: ['t1'], makeScorer });
+    await runScoring({ logFile: log, config: cfg, makeScorer });
+    const lines = fs.readFileSync(path.join(dir, 'log.scores.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const have = lines.filter((l) => !l.kind).map((l) => `${l.policy}@${l.line}`).sort();
+    assert.deepEqual(have, ['beh@1', 'beh@2', 't1@1', 't1@2', 't2@1', 't2@2']);
+  });
+
+  it('--repeat steps by what it sent when the batch size drops under it (review: records measured twice)', async () => {
+    drifting = false;
+    await runScoring({ logFile: log, config: config(), makeScorer });
+    // The next run's first requests are the repeats: lists of 2 are refused, so the scorer falls to one prompt per request.
+    const strict = await startCompletionsServer({ maxBatch: 1 });
+    try {
+      const cfg: CjeConfig = { behavior: 'base', policies: { base: { ...policy(), baseURL: strict.baseURL }, clone: { ...policy(), baseURL: strict.baseURL } } };
+      const mk = async (p: PolicyConfig) => new CompletionsScorer({ baseURL: strict.baseURL, model: p.model, batchSize: 2, maxRetries: 0 });
+      // Same fingerprint needs the same base URL: score the log there first, then repeat.
+      await runScoring({ logFile: log, config: cfg, makeScorer: mk });
+      const s = await runScoring({ logFile: log, config: cfg, makeScorer: mk, repeat: { k: 1, sample: 4 } });
+      const repeats = fs.readFileSync(s.outFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.kind === 'repeat');
+      assert.equal(repeats.length, 4);
+      assert.deepEqual(repeats.map((r) => r.logprobs.length), [2, 2, 2, 2]);
+    } finally {
+      await strict.close();
+    }
+  });
 });
