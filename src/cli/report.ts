@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomic-write';
-import { sameFile } from '../core/score-run';
+import { sameFile } from '../core/same-file';
 import { ReportInputError, buildReportData, type ReportData } from '../core/report-data';
 import { writeReportHtml } from '../core/report-html';
 import { defineCommand, runCommand, UsageError, type Io } from './command';

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import type { Scorer, ScoreRequest } from '../scorers/scorer';
 import { policyDefaults } from './config';
@@ -7,6 +6,7 @@ import { kishEss } from './diagnostics/weights';
 import { policyFingerprint, scoreKey, seamGroup } from './fingerprint';
 import { EndpointBlockedError, endpointKey, type EndpointProfile, type RepeatLine } from './endpoint-profile';
 import { countLines } from './line-count';
+import { sameFile } from './same-file';
 import { readLog } from './log-reader';
 import { ScoreStore, defaultScoresPath, type StoreOpenReport } from './score-store';
 import type { SpanResult } from './span';
@@ -624,15 +624,4 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     endpoints,
     duplicates,
   };
-}
-
-/** Whether two paths name one file (the same inode, links included); false when either does not exist. */
-export function sameFile(a: string, b: string): boolean {
-  try {
-    const x = fs.statSync(a);
-    const y = fs.statSync(b);
-    return x.dev === y.dev && x.ino === y.ino;
-  } catch {
-    return false;
-  }
 }

@@ -38,8 +38,6 @@ export type EchoSource = 'choices' | 'prompt-field';
 export interface ParsedChoice {
   index: unknown;
   echo?: Echo;
-  /** The choice's text, to tell how much of the echo was generated. */
-  text?: unknown;
 }
 
 /** Reads every choice's echo from a completions answer; throws BadResponse when there is nothing to read. */
@@ -48,7 +46,7 @@ export function readChoices(res: unknown, n: number): { source: EchoSource; choi
   const prompts = body?.prompt;
   if (Array.isArray(prompts) && prompts.length && prompts.every((p) => p && typeof p === 'object' && 'logprobs' in p)) {
     // Positions only: a list answer in this shape is matched by order, which the caller must not trust for n > 1.
-    return { source: 'prompt-field', choices: prompts.map((p) => ({ index: n === 1 ? 0 : undefined, echo: asEcho((p as { logprobs?: Record<string, unknown> }).logprobs, p), text: undefined })) };
+    return { source: 'prompt-field', choices: prompts.map((p) => ({ index: n === 1 ? 0 : undefined, echo: asEcho((p as { logprobs?: Record<string, unknown> }).logprobs, p) })) };
   }
   const choices = body?.choices;
   if (!Array.isArray(choices) || choices.length === 0) {
@@ -59,7 +57,6 @@ export function readChoices(res: unknown, n: number): { source: EchoSource; choi
     choices: choices.map((c) => ({
       index: (c as { index?: unknown } | null)?.index,
       echo: asEcho((c as { logprobs?: Record<string, unknown> } | null)?.logprobs, c),
-      text: (c as { text?: unknown } | null)?.text,
     })),
   };
 }

@@ -221,15 +221,40 @@ export async function launchBrowser(paths: VsCodeTestPaths, profileDir: string, 
   return { ctx, external };
 }
 
+/** Chromium on code-server's workbench for `folder`, waited for until the Explorer lists it. */
+export async function openWorkbench(paths: VsCodeTestPaths, profileDir: string, origin: string, folder: string) {
+  const { ctx, external } = await launchBrowser(paths, profileDir);
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  await page.goto(`${origin}/?folder=${encodeURIComponent(folder)}`);
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 120_000 });
+  return { ctx, external, page };
+}
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
 /** Locators and actions on the workbench page that every real-VS-Code suite uses. */
 export function workbench(page: () => import('playwright-core').Page) {
+  const explorerRow = (name: string) => page().locator('.explorer-folders-view .monaco-list-row').filter({ hasText: new RegExp(`^${name.replace(/\./g, '\\.')}$`) });
   return {
-    explorerRow: (name: string) => page().locator('.explorer-folders-view .monaco-list-row').filter({ hasText: new RegExp(`^${name.replace(/\./g, '\\.')}$`) }),
+    explorerRow,
     notification: (re: RegExp) => page().locator('.notifications-toasts .notification-toast').filter({ hasText: re }),
+    /** Right-clicks an Explorer row until its context menu shows (the first click can land before the row is ready). */
+    openContextMenu: async (name: string) => {
+      const p = page();
+      const menu = p.locator('.context-view .monaco-menu');
+      for (let attempt = 0; ; attempt++) {
+        await explorerRow(name).click({ button: 'right' });
+        try {
+          await menu.waitFor({ timeout: 5000 });
+          return menu;
+        } catch (e) {
+          if (attempt >= 5) throw e;
+          await p.keyboard.press('Escape');
+        }
+      }
+    },
     /** Runs a palette command; the palette lists an extension's commands once the extension host has read them, so retry until it does. */
     runCommand: async (title: string) => {
       const p = page();

@@ -12,7 +12,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { installVsix, launchBrowser, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, workbench, writeUserSettings, type CodeServer } from './vscode-harness';
+import { installVsix, openWorkbench, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, workbench, writeUserSettings, type CodeServer } from './vscode-harness';
 
 type Page = import('playwright-core').Page;
 type Ctx = import('playwright-core').BrowserContext;
@@ -91,12 +91,7 @@ describe(`VS Code with the platform .vsix (${TARGET}): "local" policies scored b
     writeUserSettings(userDataDir);
     await installVsix({ paths: paths!, userDataDir, extensionsDir, homeDir, vsix });
     cs = await startCodeServer({ paths: paths!, userDataDir, extensionsDir, homeDir, folder: wsDir, disableWorkspaceTrust: true });
-    const b = await launchBrowser(paths!, path.join(tmp, 'chromium'));
-    ctx = b.ctx;
-    external = b.external;
-    page = ctx.pages()[0] ?? (await ctx.newPage());
-    await page.goto(`${cs.origin}/?folder=${encodeURIComponent(wsDir)}`);
-    await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 120_000 });
+    ({ ctx, external, page } = await openWorkbench(paths!, path.join(tmp, 'chromium'), cs.origin, wsDir));
   });
 
   afterEach(async function () {

@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startCompletionsServer, type CompletionsServer } from '../support/completions-server';
-import { installVsix, launchBrowser, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, workbench, writeUserSettings, type CodeServer, type VsCodeTestPaths } from './vscode-harness';
+import { installVsix, openWorkbench, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, workbench, writeUserSettings, type CodeServer, type VsCodeTestPaths } from './vscode-harness';
 import { configFor, TEST_API_KEY } from './vscode-workspace';
 
 type Page = import('playwright-core').Page;
@@ -95,7 +95,7 @@ describe('VS Code: the log in the editor: Problems, line hovers, run status bar 
   let ctx: Ctx | undefined;
   let external: string[] = [];
   let page: Page;
-  const { explorerRow, notification, runCommand } = workbench(() => page);
+  const { explorerRow, notification, runCommand, openContextMenu } = workbench(() => page);
   let tmp: string;
   let wsDir: string;
   let mixed: ReturnType<typeof mixedLog>;
@@ -106,19 +106,6 @@ describe('VS Code: the log in the editor: Problems, line hovers, run status bar 
 
   const shot = async (name: string) => {
     await page.screenshot({ path: path.join(OUT, `log-${name}.png`) });
-  };
-  const openContextMenu = async (name: string) => {
-    const menu = page.locator('.context-view .monaco-menu');
-    for (let attempt = 0; ; attempt++) {
-      await explorerRow(name).click({ button: 'right' });
-      try {
-        await menu.waitFor({ timeout: 5000 });
-        return menu;
-      } catch (e) {
-        if (attempt >= 5) throw e;
-        await page.keyboard.press('Escape');
-      }
-    }
   };
   /** The Problems rows under a file's row, as shown ("message source [Ln N, Col M]"); the panel lists a file's row, then its markers. */
   const problemRows = async (file: string): Promise<string[]> => {
@@ -208,12 +195,7 @@ describe('VS Code: the log in the editor: Problems, line hovers, run status bar 
     // The extension host inherits it: secrets fall back to the environment.
     process.env.FIREWORKS_API_KEY = TEST_API_KEY;
     cs = await startCodeServer({ paths, userDataDir, extensionsDir, homeDir, folder: wsDir, disableWorkspaceTrust: true });
-    const b = await launchBrowser(paths, path.join(tmp, 'chromium'));
-    ctx = b.ctx;
-    external = b.external;
-    page = ctx.pages()[0] ?? (await ctx.newPage());
-    await page.goto(`${cs.origin}/?folder=${encodeURIComponent(wsDir)}`);
-    await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 120_000 });
+    ({ ctx, external, page } = await openWorkbench(paths, path.join(tmp, 'chromium'), cs.origin, wsDir));
   });
 
   afterEach(async function () {

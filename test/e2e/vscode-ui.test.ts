@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { startCompletionsServer, type CompletionsServer } from '../support/completions-server';
-import { installVsix, launchBrowser, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, workbench, writeUserSettings, type CodeServer } from './vscode-harness';
+import { installVsix, openWorkbench, requireVsCodeInstall, ROOT, startCodeServer, tempDir, vscodeTestPaths, workbench, writeUserSettings, type CodeServer } from './vscode-harness';
 import { makeVsCodeWorkspace, TEST_API_KEY } from './vscode-workspace';
 
 type Page = import('playwright-core').Page;
@@ -45,25 +45,12 @@ describe('VS Code end to end like a person (code-server + Chromium, packaged .vs
   let ctx: Ctx | undefined;
   let external: string[] = [];
   let page: Page;
-  const { explorerRow, notification, runCommand } = workbench(() => page);
+  const { explorerRow, notification, runCommand, openContextMenu } = workbench(() => page);
   let tmp: string;
   let ws: ReturnType<typeof makeVsCodeWorkspace>;
 
   const shot = async (name: string) => {
     await page.screenshot({ path: path.join(OUT, `${name}.png`) });
-  };
-  const openContextMenu = async (name: string) => {
-    const menu = page.locator('.context-view .monaco-menu');
-    for (let attempt = 0; ; attempt++) {
-      await explorerRow(name).click({ button: 'right' });
-      try {
-        await menu.waitFor({ timeout: 5000 });
-        return menu;
-      } catch (e) {
-        if (attempt >= 5) throw e;
-        await page.keyboard.press('Escape');
-      }
-    }
   };
   const contextMenuItems = async (name: string): Promise<string[]> => {
     const menu = await openContextMenu(name);
@@ -105,12 +92,7 @@ describe('VS Code end to end like a person (code-server + Chromium, packaged .vs
     // The key must come from SecretStorage (set through the UI below), not from the environment.
     delete process.env.FIREWORKS_API_KEY;
     cs = await startCodeServer({ paths: paths!, userDataDir, extensionsDir, homeDir, folder: ws.dir, disableWorkspaceTrust: true });
-    const b = await launchBrowser(paths!, path.join(tmp, 'chromium'));
-    ctx = b.ctx;
-    external = b.external;
-    page = ctx.pages()[0] ?? (await ctx.newPage());
-    await page.goto(`${cs.origin}/?folder=${encodeURIComponent(ws.dir)}`);
-    await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 120_000 });
+    ({ ctx, external, page } = await openWorkbench(paths!, path.join(tmp, 'chromium'), cs.origin, ws.dir));
   });
 
   afterEach(async function () {

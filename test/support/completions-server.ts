@@ -16,7 +16,7 @@ import { AddressInfo } from 'net';
 import { hash32, PartialBytesMode, ToyToken, ToyTokenizer } from './toy-tokenizer';
 import { ToyModel } from './toy-model';
 import { ProtocolError, bad } from '../../src/worker/protocol';
-import { readBody, sendJson } from './http-util';
+import { parseBody, readBody, sendJson } from './http-util';
 
 export type OffsetUnit = 'utf16' | 'codepoint' | 'utf8';
 
@@ -339,14 +339,7 @@ export function startCompletionsServer(opts: CompletionsServerOptions = {}): Pro
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const { raw, tooLarge } = await readBody(req);
     const path = (req.url ?? '/').split('?')[0];
-    let body: unknown = undefined;
-    if (raw !== '') {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        body = raw;
-      }
-    }
+    const body = parseBody(raw);
     const rec: RecordedRequest = { method: req.method ?? '', path, body, headers: redactHeaders(req.headers), receivedAt: Date.now() };
     requests.push(rec);
     opts.onRequest?.(rec);

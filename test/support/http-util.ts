@@ -25,3 +25,13 @@ export function readBody(req: http.IncomingMessage): Promise<{ raw: string; tooL
     req.on('error', reject);
   });
 }
+
+/** A request body as recorded: parsed JSON, the raw text when it is not JSON, undefined when empty. */
+export function parseBody(raw: string): unknown {
+  if (raw === '') return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}

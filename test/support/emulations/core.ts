@@ -11,7 +11,7 @@ import * as http from 'http';
 import { AddressInfo } from 'net';
 import { hash32, ToyToken, ToyTokenizer } from '../toy-tokenizer';
 import { CANDIDATE_VOCAB, ToyModel } from '../toy-model';
-import { readBody, sendJson } from '../http-util';
+import { parseBody, readBody, sendJson } from '../http-util';
 
 // ---------------------------------------------------------------------------
 // The instruct trait: a template-sanity probe ("What is 2+2?" → "4") must see
@@ -329,14 +329,7 @@ export function serve(handler: Handler, opts: CommonOptions): Promise<EmulationS
     armIdle();
     readBody(req)
       .then(({ raw }) => {
-        let body: unknown = undefined;
-        if (raw !== '') {
-          try {
-            body = JSON.parse(raw);
-          } catch {
-            body = raw;
-          }
-        }
+        const body = parseBody(raw);
         const rec: RecordedRequest = { method: req.method ?? '', path: (req.url ?? '/').split('?')[0], body };
         log.push(rec);
         let reply: Reply;
