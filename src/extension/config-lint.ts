@@ -30,9 +30,13 @@ export interface LintFinding {
   fixes: LintFix[];
 }
 
-/** Every finding of the core lint engine for a config text; the first fix of each is the preferred one. */
-export function lintConfigText(text: string, file = 'cje.config.json'): LintFinding[] {
-  const r = lintConfig(text, file, { baseDir: path.dirname(file) });
+/**
+ * Every finding of the core lint engine for a config text; the first fix of each is the preferred one.
+ * `baseDir` is where a "local" policy's relative model folder is found (the run's own rule: the
+ * cje.localWorkerModelPath setting, else the config's folder), so lint and run agree.
+ */
+export function lintConfigText(text: string, file = 'cje.config.json', baseDir = path.dirname(file)): LintFinding[] {
+  const r = lintConfig(text, file, { baseDir });
   return r.diagnostics.map((d) => ({
     code: d.code,
     severity: d.severity,

@@ -45,7 +45,10 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
   const seenSecrets = new Set<string>();
   const clean = (s: string) => redact(s, [...seenSecrets]);
   const log = (s: string) => output.appendLine(clean(s));
-  const lint = new ConfigLint(() => settings().configGlob);
+  const lint = new ConfigLint(
+    () => settings().configGlob,
+    (configFile) => localModelBase(settings(), configFile),
+  );
   const panels = new ReportPanels({ context, log, tolerance: () => settings().identicalTolerance });
   let lastRun: ScoreRunSummary | undefined;
   // Local workers (provider "local" with a model folder): started on demand, only from a

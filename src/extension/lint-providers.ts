@@ -21,7 +21,11 @@ export class ConfigLint implements vscode.Disposable {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly subs: vscode.Disposable[] = [];
 
-  constructor(private readonly configGlob: () => string) {
+  constructor(
+    private readonly configGlob: () => string,
+    /** Where a config's relative local model folders are resolved (as the scoring run resolves them). */
+    private readonly modelBase: (configFile: string) => string = (f) => path.dirname(f),
+  ) {
     const selector: vscode.DocumentSelector = [
       { scheme: 'file', language: 'json' },
       { scheme: 'file', language: 'jsonc' },
@@ -31,6 +35,10 @@ export class ConfigLint implements vscode.Disposable {
       vscode.workspace.onDidOpenTextDocument((d) => this.lintNow(d)),
       vscode.workspace.onDidChangeTextDocument((e) => this.lintSoon(e.document)),
       vscode.workspace.onDidCloseTextDocument((d) => this.forget(d.uri)),
+      // The model-folder setting changes where CJE080 looks: lint open configs again.
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('cje')) for (const d of vscode.workspace.textDocuments) this.lintNow(d);
+      }),
       vscode.languages.registerCodeActionsProvider(selector, { provideCodeActions: (doc, range, ctx) => this.codeActions(doc, range, ctx) }, {
         providedCodeActionKinds: [vscode.CodeActionKind.QuickFix],
       }),
@@ -82,7 +90,7 @@ export class ConfigLint implements vscode.Disposable {
   }
 
   private setFindings(uri: vscode.Uri, text: string, positionAt: (o: number) => vscode.Position): LintFinding[] {
-    const found = lintConfigText(text.replace(/^\uFEFF/, ''), uri.fsPath);
+    const found = lintConfigText(text.replace(/^\uFEFF/, ''), uri.fsPath, this.modelBase(uri.fsPath));
     const bom = text.startsWith('\uFEFF') ? 1 : 0;
     const entries = found.map((finding) => {
       const range = new vscode.Range(positionAt(finding.offset + bom), positionAt(finding.offset + bom + finding.length));

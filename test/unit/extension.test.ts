@@ -2,6 +2,9 @@
 // message handling (webview/protocol.ts), settings, progress text, redaction,
 // the panel's HTML/CSP, the lint bridge and the stand-in's argument parsing.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { defaultScoresPath } from '../../src/core/score-store';
 import { discoverConfig, isScoresFile, orderCandidates, rememberKey, reportInputsFor } from '../../src/extension/config-discovery';
 import { lintConfigText, templateAt, templateCompletionItems, templateHoverMarkdown } from '../../src/extension/config-lint';
@@ -174,6 +177,19 @@ describe('extension: config lint bridge (src/core/lint)', function () {
     assert.equal(f.fixes[0].preferred, true);
     assert.ok(f.fixes.slice(1).every((x) => !x.preferred));
     assert.ok(!lintConfigText(text, '/x/cje.config.json').some((d) => d.severity === 'error'), 'the example lints without errors');
+  });
+
+  it('looks for a local model folder where the run looks (the model-folder setting), not only beside the config', () => {
+    const tiny = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'tiny-llama');
+    const cfg = JSON.stringify({ behavior: 'base', policies: { base: { provider: 'local', model: path.basename(tiny), template: 'llama3' } } });
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-lint-base-'));
+    try {
+      const file = path.join(elsewhere, 'cje.config.json');
+      assert.ok(lintConfigText(cfg, file).some((d) => d.code === 'CJE080'), 'beside the config there is no such folder');
+      assert.ok(!lintConfigText(cfg, file, path.dirname(tiny)).some((d) => d.code === 'CJE080'), 'under the setting\'s folder it exists');
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('finds the template value under the cursor, with the policy and model', () => {
