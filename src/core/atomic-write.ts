@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pidAlive } from './pid-alive';
 
 /**
  * Writes a whole file so that anyone reading it (or a run killed halfway, even
@@ -21,6 +22,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     fs.writeFileSync(file, data);
     return;
   }
+  removeStaleTemps(dir, path.basename(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   const fd = fs.openSync(tmp, 'w', st ? st.mode & 0o777 : 0o644);
   try {
@@ -37,5 +39,21 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     }
     fs.rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/** Temporary files of earlier writes to the same target whose process is gone (killed before its rename). */
+function removeStaleTemps(dir: string, base: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${base}.`;
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !n.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-z]+\.tmp$/.exec(n.slice(prefix.length));
+    if (m && !pidAlive(Number(m[1]))) fs.rmSync(path.join(dir, n), { force: true });
   }
 }
