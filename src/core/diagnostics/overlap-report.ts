@@ -38,7 +38,7 @@ export interface TtcReport {
   thresholds: typeof TTC_THRESHOLDS;
   /** The target mass T holds (CJE's target_typical_mass). */
   target_typical_mass: number;
-  /** What the surprisal was divided by: the target's (else the behavior's) response tokens, the response's characters, or nothing. */
+  /** What the surprisal was divided by: the target's response tokens, the response's characters (code points), or nothing. */
   length_normalizer: LengthNormalizer;
   /** Records in T, and the target's mass on them (CJE's α). */
   n_in_region: number;
