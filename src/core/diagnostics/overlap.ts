@@ -156,7 +156,8 @@ export function targetTypicalityCoverage(
   for (let i = 0; i < n; i++) p[i] /= z;
   // The cumulative mass has rounding of order n·ε; a boundary this close to `mass` reaches it.
   const target = mass - 4 * n * Number.EPSILON;
-  const tau = weightedLowerQuantile(s.slice(), p.slice(), target);
+  // The selection reorders s and p together; the count and α below do not depend on the order.
+  const tau = weightedLowerQuantile(s, p, target);
   let inRegion = 0;
   let alpha = 0;
   for (let i = 0; i < n; i++) {
