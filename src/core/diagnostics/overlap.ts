@@ -1,7 +1,7 @@
 /**
  * CJE 0.3's two overlap diagnostics, with its thresholds (cje-eval 0.3.*, the last
  * line with importance weighting: cimo-labs/cje, cje/diagnostics/overlap.py and
- * gates.py; README, "Diagnostics"):
+ * gates.py as its 0.3.0 changelog describes them — TTC at mass 0.9 per token):
  *
  * - Hellinger affinity: the Bhattacharyya coefficient of the two policies,
  *   estimated from the mean-one weights as E[√w] (CJE's `hellinger_affinity`).
