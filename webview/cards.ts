@@ -3,6 +3,7 @@ import { histogramChart } from './charts';
 import { el, type Child } from './dom';
 import { BAND_LABEL, bandLevel, essLevel, int, khatText, lw as fmtLw, num, pct, policyColor, weight, type Level } from './format';
 import type { PolicyReport, ReportData, SuspectReason } from './protocol';
+import { hellingerLevel, hellingerTitle, ttcLabel, ttcLevel, ttcTitle } from './overlap';
 
 /** How many reason kinds a card lists; the rest are counted. */
 const MAX_REASON_KINDS = 6;
@@ -78,6 +79,8 @@ export function policyCard(p: PolicyReport, index: number, data: ReportData): HT
           : el('span', null, badge(bandLevel(p.khat_band), BAND_LABEL[p.khat_band]), p.khat_threshold !== null ? ` threshold ${num(p.khat_threshold, 2)}` : ''),
         tooFew ? tooFewTitle : p.khat_reason ?? p.khat_message,
       ),
+      metric('Hellinger affinity', num(p.hellinger_affinity.value, 3), badge(hellingerLevel(p.hellinger_affinity), tooFew ? 'too few records' : p.hellinger_affinity.status ?? 'n/a'), hellingerTitle(p.hellinger_affinity)),
+      metric('TTC', num(p.ttc.value, 3), badge(ttcLevel(p.ttc), tooFew ? 'too few records' : ttcLabel(p.ttc)), ttcTitle(p.ttc)),
       metric(
         'Hill α',
         hill,

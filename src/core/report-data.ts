@@ -295,6 +295,8 @@ interface Row {
   line: number;
   judge: number | null;
   chars: number | null;
+  /** Response length in code points (Python's len, which CJE's TTC divides by). */
+  cps?: number;
   /** Logged log-probs from the log: behavior under '', targets by name. */
   logged?: Map<string, number | null>;
 }
@@ -399,6 +401,7 @@ async function readLogRows(
       line: r.line,
       judge: typeof r.judgeScore === 'number' ? r.judgeScore : null,
       chars: r.response.length,
+      cps: r.response.length - (r.response.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0),
       logged: logged.size ? logged : undefined,
     });
   }
@@ -670,6 +673,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       expectedIdentical: source !== null,
       tolerance: tol,
       bootstrap,
+      responseLengths: { tokens: c.ntok, chars: rows.map((r) => r.cps) },
     });
     const lw: (number | null)[] = new Array(n);
     for (let i = 0; i < n; i++) {

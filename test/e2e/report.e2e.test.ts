@@ -428,7 +428,9 @@ describe('report in headless Chromium (e2e)', function () {
     assert.doesNotMatch(metrics[0], /good|warning|critical/);
     assert.match(metrics[1], /^Pareto k̂too few recordsn = 3 < 21$/);
     assert.doesNotMatch(await card.textContent() ?? '', /threshold/);
-    assert.match(metrics[2], /not estimated: needs n ≥ 50 weights \(have 3\)/);
+    // CJE's overlap diagnostics (metrics 2 and 3) keep their values but no grade.
+    for (const m of metrics.slice(2, 4)) assert.match(m, /^(Hellinger affinity|TTC)\d\.\d{3}too few records$/);
+    assert.match(metrics[4], /not estimated: needs n ≥ 50 weights \(have 3\)/);
     assert.equal(await card.getAttribute('class'), 'card neutral too-few');
     // IPS against the judge scores' range: premium's IPS is outside it exactly when the data say so.
     const p = data.policies[1];
@@ -478,6 +480,17 @@ describe('report in headless Chromium (e2e)', function () {
     const { page, errors } = await open(html);
     assert.equal(await page.locator('.card').count(), 3);
     assert.equal(await page.locator('table.violations[data-policy="clone"] tbody tr').count(), data.policies[0].identical.violation_count);
+    // CJE 0.3's overlap diagnostics beside ESS and k̂, CJE's reading in the tooltip.
+    for (const p of data.policies) {
+      const card = page.locator(`.card[data-policy="${p.name}"]`);
+      const h = card.locator('.metric', { hasText: 'Hellinger affinity' });
+      const t = card.locator('.metric', { hasText: 'TTC' });
+      assert.match((await h.textContent()) ?? '', new RegExp(`${p.hellinger_affinity.value!.toFixed(3)}${p.hellinger_affinity.status}`));
+      assert.ok(((await h.getAttribute('title')) ?? '').includes(p.hellinger_affinity.reading));
+      assert.match((await t.textContent()) ?? '', new RegExp(`^TTC${p.ttc.value!.toFixed(3)}`));
+      assert.match((await t.getAttribute('title')) ?? '', /good ≥ 0\.70, marginal ≥ 0\.30, poor below/);
+    }
+    await page.locator('#policies').screenshot({ path: path.join(OUT, 'arena-cards-overlap.png') });
     await page.screenshot({ path: path.join(OUT, 'arena-overview.png'), fullPage: true });
     await page.screenshot({ path: path.join(OUT, 'arena-top.png'), clip: { x: 0, y: 0, width: 1280, height: 1000 } });
     await page.locator('table.violations[data-policy="clone"] tr.pick').first().click();

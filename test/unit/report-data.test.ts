@@ -231,6 +231,8 @@ describe('report data', () => {
       const j = JSON.parse(fs.readFileSync(json, 'utf8'));
       for (const k of ['name', 'n', 'ess_fraction', 'khat', 'khat_threshold', 'hill_alpha', 'max_weight_share', 'identical']) assert.ok(k in j.policies[0], k);
       assert.ok('violations' in j.policies[0].identical && 'expected' in j.policies[0].identical);
+      // --json carries CJE 0.3's overlap diagnostics per policy under their names.
+      for (const p of j.policies) for (const k of ['hellinger_affinity', 'ttc']) assert.deepEqual(Object.keys(p[k]).slice(0, 3), ['value', 'status', 'thresholds'], `${p.name}.${k}`);
       const code2 = await reportCommand([ARENA, '--identical', 'clone=base', '--out', html, '--bootstrap', '0', '-q'], { out: new Sink(), err });
       assert.equal(code2, 1);
     });
@@ -659,6 +661,15 @@ describe('report data', () => {
       delete p.ips_outside_judge_range;
       assert.deepEqual([p.identical.logged, p.identical.noise_floor, p.identical.within_noise, p.identical.beyond_noise, p.identical.noise_verdict], [null, null, 0, 0, null]);
       for (const k of ['logged', 'noise_floor', 'within_noise', 'beyond_noise', 'noise_verdict']) delete p.identical[k];
+      // CJE 0.3's overlap diagnostics, by hand: log w = (−0.5, −0.5, 1, 1) on records 1, 2, 3, 5, so
+      // E[√w]/√E[w] = ((e^−0.25 + e^0.5)/2) / √((e^−0.5 + e)/2) ≈ 0.9414. TTC per target token (2 each):
+      // s = (1.75, 0.625, 1.5, 1.55), target mass (0.091, 0.091, 0.409, 0.409); in increasing s
+      // 0.091, 0.5, 0.909 ≥ 0.9 at s = 1.55, so T = records 2, 3, 5: TTC 3/4. Too few records to grade.
+      const e = Math.E;
+      assert.ok(Math.abs(p.hellinger_affinity.value - (Math.exp(-0.25) + Math.exp(0.5)) / 2 / Math.sqrt((Math.exp(-0.5) + e) / 2)) < 1e-12);
+      assert.deepEqual([p.hellinger_affinity.status, p.ttc.value, p.ttc.status, p.ttc.length_normalizer, p.ttc.n_in_region], [null, 0.75, null, 'tokens', 3]);
+      delete p.hellinger_affinity;
+      delete p.ttc;
       // Changed on purpose: 4 records are too few for a grade or a k̂ threshold (it was "good" and −0.66).
       assert.deepEqual([p.too_few_records, p.min_records, p.ess_grade, p.khat_threshold], [true, 21, null, null]);
       delete p.too_few_records;

@@ -18,6 +18,7 @@ import { HILL_MIN_N, HillResult, hillFromTop, hillK, hillTailIndex } from './hil
 import { WeightShares, sharesFromTop, top1pctCount } from './shares';
 import { IdenticalViolation, identicalPolicyCheck } from './identical';
 import { EstimateOptions, Estimates, offPolicyEstimates } from './estimates';
+import { type OverlapReport, overlapDiagnostics } from './overlap-report';
 
 export * from './weights';
 export * from './select';
@@ -32,6 +33,8 @@ export * from './responses';
 export * from './seam';
 export * from './noise-floor';
 export * from './token-rank';
+export * from './overlap';
+export * from './overlap-report';
 
 /** Diagnostics of one vector of finite log-weights. */
 export interface WeightDiagnostics {
@@ -125,6 +128,11 @@ export interface PolicyDiagnosticsInput {
   probableIdenticalFraction?: number;
   /** Bootstrap options for the estimates. */
   bootstrap?: EstimateOptions;
+  /**
+   * Response lengths per record for TTC's per-token surprisal, in order of
+   * preference (the first with a length for every weighed record is used).
+   */
+  responseLengths?: { tokens?: (number | null | undefined)[]; chars?: (number | null | undefined)[] };
 }
 
 /**
@@ -186,6 +194,10 @@ export interface PolicyDiagnostics {
   /** Excluded records (first 100), with the record id. */
   nonfinite_records: (Omit<NonFiniteRecord, 'index'> & { record: string })[];
   estimates: (Omit<Estimates, 'ips' | 'snips'> & { ips: number | null; snips: number | null }) | null;
+  /** CJE 0.3's Hellinger affinity E[√w] of the mean-one weights, graded on its ladder. */
+  hellinger_affinity: OverlapReport['hellinger_affinity'];
+  /** CJE 0.3's target-typicality coverage, graded on its ladder. */
+  ttc: OverlapReport['ttc'];
 }
 
 function fin(x: number | null | undefined): number | null {
@@ -222,6 +234,7 @@ export function computePolicyDiagnostics(input: PolicyDiagnosticsInput): PolicyD
     estimates = { ...e, ips: fin(e.ips), snips: fin(e.snips) };
   }
   const tooFew = d.n < MIN_DIAGNOSTIC_RECORDS;
+  const overlap = overlapDiagnostics(lwr.logWeights, lwr.index, input.targetLogprobs, input.responseLengths, tooFew);
   return {
     name: input.name,
     n: d.n,
@@ -263,5 +276,6 @@ export function computePolicyDiagnostics(input: PolicyDiagnosticsInput): PolicyD
     nonfinite: lwr.nonfinite,
     nonfinite_records: lwr.excluded.map((r) => ({ record: input.records[r.index], kind: r.kind, source: r.source })),
     estimates,
+    ...overlap,
   };
 }
