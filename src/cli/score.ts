@@ -10,7 +10,7 @@ import { StoreLockedError, StoreWriteError } from '../core/score-store';
 import { cheapProbes } from '../doctor/before-scoring';
 import { withLocalWorkers, workers } from '../worker/manager';
 import { defineCommand, runCommand, UsageError, type Io } from './command';
-import { assertReadableFile, findConfig } from './inputs';
+import { assertReadableFile, findConfig, withFieldFlags } from './inputs';
 import { formatTable, num } from './table';
 
 export const SCORE_COMMAND = defineCommand({
@@ -33,6 +33,7 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
     'no-probe': { type: 'boolean', summary: "skip the endpoint probes run before an endpoint's first request (see cje doctor)" },
     repeat: { type: 'string', value: 'K', summary: 'score a uniform sample of records K more times per policy, to measure the endpoint\'s noise on the log itself' },
     'repeat-sample': { type: 'string', value: 'N', summary: 'how many records --repeat scores again (default 20)' },
+    field: { type: 'string', multiple: true, value: 'NAME=PATH', summary: 'where the records keep a field cje reads, e.g. response=output.text (over the config\'s "fields"; see README, field mapping)' },
   },
   run: async ({ values, positionals }, io) => {
     const log = positionals[0];
@@ -45,7 +46,7 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
       for (const p of loaded.problems) io.err.write(formatConfigProblem(configFile, p) + '\n');
       return 2;
     }
-    const config = loaded.config;
+    const config = withFieldFlags(loaded.config, values.field);
     const maxLineBytes = values['max-line-bytes'] ? Number(values['max-line-bytes']) : undefined;
     if (maxLineBytes !== undefined && !(maxLineBytes > 0)) throw new UsageError('--max-line-bytes must be a positive number');
     const repeatK = values.repeat === undefined ? undefined : Number(values.repeat);
