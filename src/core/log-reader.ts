@@ -92,19 +92,24 @@ class FieldReader {
   private readonly paths = new Map<FieldName, Segment[]>();
   constructor(readonly raw: Record<string, unknown>, private readonly opts: RecordOptions) {}
 
-  /** The field's value and the path it was found at (the mapped path, or the first default present); undefined value when absent. */
+  /**
+   * The field's value and the path it was found at: the mapped path, else the first
+   * default path the record holds (so a mapped config still reads a log in CJE's
+   * own shape, such as one written by cje export); undefined value when absent.
+   */
   get(name: FieldName): { value: unknown; path: string } {
     const mapped = this.opts.fields?.[name];
     if (mapped !== undefined) {
       let segs = this.paths.get(name);
       if (!segs) this.paths.set(name, (segs = parsePath(mapped)));
-      return { value: this.cell(getPath(this.raw, segs), mapped, name), path: mapped };
+      const v = getPath(this.raw, segs);
+      if (v !== undefined) return { value: this.cell(v, mapped, name), path: mapped };
     }
     for (const p of DEFAULT_PATHS[name]) {
       const v = getPath(this.raw, parsePath(p));
       if (v !== undefined) return { value: this.cell(v, p, name), path: p };
     }
-    return { value: undefined, path: DEFAULT_PATHS[name][0] };
+    return { value: undefined, path: mapped ?? DEFAULT_PATHS[name][0] };
   }
 
   /** A CSV cell holds text: a number or a JSON list/object written in it is read as one where the field needs that. */

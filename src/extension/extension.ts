@@ -10,6 +10,7 @@ import { FIREWORKS_KEY_ENV, type SecretLookup } from '../core/providers';
 import { defaultScoresPath } from '../core/score-store';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
 import { EndpointBlockedError } from '../core/endpoint-profile';
+import { defaultExportPath, EXPORT_FORMATS, exportScores, nullLines, type ExportFormat, type ExportSummary } from '../core/export';
 import { runDoctor } from '../doctor';
 import { cheapProbes } from '../doctor/before-scoring';
 import { formatDoctor } from '../doctor/format';
@@ -24,6 +25,9 @@ import { ReportPanels, type ReportPanel } from './panel';
 import { errorMessage, redact } from './redact';
 import { progressIncrement, progressMessage, summaryMessage, UNTRUSTED_MESSAGE } from './run-text';
 import { applySettings, readSettings, type CjeSettings } from './settings';
+
+/** A log the extension reads: JSONL, gzip-compressed JSONL or CSV. */
+const LOG_FILE = /\.(?:jsonl|jsonl\.gz|csv|csv\.gz)$/i;
 
 /** SecretStorage key of a secret that would otherwise come from the environment variable `name`. */
 export function secretKey(name: string): string {
@@ -322,6 +326,40 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     return report;
   }
 
+  /** "CJE: Export Scores": a log's scores as a cje-eval log, a weights CSV or log-weights for PSIS (src/core/export.ts). */
+  async function exportCommand(arg?: unknown, formatArg?: unknown): Promise<ExportSummary | undefined> {
+    const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+    const logUri = uri && LOG_FILE.test(uri.fsPath) && !isScoresFile(uri.fsPath) ? uri : (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Logs: ['jsonl', 'gz', 'csv'] }, openLabel: 'Export its scores' }))?.[0];
+    if (!logUri) return undefined;
+    const logFile = logUri.fsPath;
+    const scores = defaultScoresPath(logFile);
+    if (!fs.existsSync(scores)) throw new Error(`${path.basename(logFile)} has no scores file (${path.basename(scores)}): score it first`);
+    const configFile = await chooseConfig(logFile, true);
+    if (!configFile) return undefined;
+    const parsed = parseConfig(configText(configFile).replace(/^\uFEFF/, ''), configFile);
+    if (!parsed.config) throw new Error(`${vscode.workspace.asRelativePath(configFile)} has errors: fix them first`);
+    let format = typeof formatArg === 'string' && (EXPORT_FORMATS as readonly string[]).includes(formatArg) ? (formatArg as ExportFormat) : undefined;
+    if (!format) {
+      const what: Record<ExportFormat, string> = {
+        cje: 'the log with the rescored log-probs, for cje-eval (IPS, DR)',
+        'weights-csv': 'one row per record: log-weight, weight, self-normalised weight per target',
+        arviz: 'log-weights per target for arviz.psislw / loo::psis',
+      };
+      const pick = await vscode.window.showQuickPick(EXPORT_FORMATS.map((f) => ({ label: f, description: what[f] })), { title: `CJE: export the scores of ${path.basename(logFile)} as` });
+      if (!pick) return undefined;
+      format = pick.label as ExportFormat;
+    }
+    const out = defaultExportPath(logFile, format);
+    const summary = await exportScores({ log: logFile, scores, config: parsed.config, format, out, onIssue: (i) => log(formatIssue(i)) });
+    log(`cje export ${logFile} --format ${format} --config ${configFile}: ${summary.items} item(s) to ${out}`);
+    for (const line of nullLines(summary)) log(`  ${line}`);
+    const nulls = summary.nulls.reduce((n, c) => n + c.failed + c.suspect + c.missing, 0);
+    const text = `CJE: wrote ${vscode.workspace.asRelativePath(out)} (${summary.items} items${nulls ? `; ${nulls} log-prob(s) null: failed, suspect or not scored, see the CJE output` : ''}).`;
+    if (nulls) void vscode.window.showWarningMessage(text);
+    else void vscode.window.showInformationMessage(text);
+    return summary;
+  }
+
   async function setKey(): Promise<void> {
     const key = await vscode.window.showInputBox({
       title: 'CJE: Fireworks API key',
@@ -365,6 +403,7 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     cmd('cje.openPanel', openPanel),
     cmd('cje.setFireworksApiKey', setKey),
     cmd('cje.checkEndpoints', checkEndpoints),
+    cmd('cje.exportScores', exportCommand),
     // The run's progress lives in its notification: the notification centre shows it again when it was hidden.
     cmd('cje.showProgress', () => vscode.commands.executeCommand('notifications.showList')),
     logs,
