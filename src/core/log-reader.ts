@@ -114,14 +114,16 @@ class FieldReader {
 
   /** A CSV cell holds text: a number or a JSON list/object written in it is read as one where the field needs that. */
   private cell(v: unknown, path: string, name: FieldName): unknown {
-    if (!this.opts.textCells || typeof v !== 'string') return v;
-    const t = v.trim();
-    if (NUMERIC_FIELDS.has(name)) {
-      if (/^(?:null|NA|NaN|nan|None)$/.test(t)) return null;
-      const n = Number(t);
-      if (t !== '' && Number.isFinite(n)) return n;
-      throw new FieldError(path, `must be a number, got the text ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`);
+    if (!this.opts.textCells) return v;
+    // Columns "target_policy_logprobs.NAME" nest into an object of cells, each a number written as text.
+    if (name === 'target_policy_logprobs' && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) setOwn(out, k, typeof x === 'string' ? numberCell(x, `${path}.${k}`) : x);
+      return out;
     }
+    if (typeof v !== 'string') return v;
+    const t = v.trim();
+    if (NUMERIC_FIELDS.has(name) && !t.startsWith('[')) return numberCell(v, path);
     if (LIST_FIELDS.has(name) && (t.startsWith('[') || t.startsWith('{'))) {
       try {
         return JSON.parse(t);
@@ -131,6 +133,15 @@ class FieldReader {
     }
     return v;
   }
+}
+
+/** A number written as text in a CSV cell; null for the usual spellings of a missing value. */
+function numberCell(v: string, path: string): number | null {
+  const t = v.trim();
+  if (/^(?:null|NA|NaN|nan|None)$/.test(t)) return null;
+  const n = Number(t);
+  if (t !== '' && Number.isFinite(n)) return n;
+  throw new FieldError(path, `must be a number, got the text ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`);
 }
 
 const NUMERIC_FIELDS: ReadonlySet<FieldName> = new Set(['judge_score', 'oracle_label', 'base_policy_logprob']);
