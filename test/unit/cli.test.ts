@@ -91,7 +91,7 @@ describe('cje: help, version and typos', () => {
   it('unknown commands and options get a "did you mean", in one line, exit 2', async () => {
     assert.deepEqual(await cje('scroe', 'x.jsonl'), { code: 2, out: '', err: 'cje: unknown command "scroe"; did you mean score? (cje --help lists them)\n' });
     assert.deepEqual(await cje('lnit'), { code: 2, out: '', err: 'cje: unknown command "lnit"; did you mean lint? (cje --help lists them)\n' });
-    assert.deepEqual(await cje('frobnicate'), { code: 2, out: '', err: 'cje: unknown command "frobnicate"; the commands are score, report, doctor, lint, worker (cje --help lists them)\n' });
+    assert.deepEqual(await cje('frobnicate'), { code: 2, out: '', err: 'cje: unknown command "frobnicate"; the commands are score, report, export, doctor, lint, worker (cje --help lists them)\n' });
     assert.deepEqual(await cje('score', 'x.jsonl', '--confg', 'c.json'), { code: 2, out: '', err: 'cje score: unknown option --confg; did you mean --config?\n' });
     assert.deepEqual(await cje('report', 'x.jsonl', '--jsno', 'r.json'), { code: 2, out: '', err: 'cje report: unknown option --jsno; did you mean --json?\n' });
     assert.deepEqual(await cje('worker', '--modle', 'm'), { code: 2, out: '', err: 'cje worker: unknown option --modle; did you mean --model?\n' });
