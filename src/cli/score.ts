@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { formatConfigProblem, loadConfig } from '../core/config';
+import { missingMappedPaths } from '../core/field-map';
 import { formatIssue } from '../core/log-reader';
+import { sampleLogRecords } from '../core/log-sample';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
 import { estimateRun, type RunEstimate } from '../core/score-estimate';
 import { formatApproxCount } from '../core/token-estimate';
@@ -47,6 +49,10 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
       return 2;
     }
     const config = withFieldFlags(loaded.config, values.field);
+    // Said before anything starts: a mapped path the log's first records lack reads nothing from there (lint CJE090 says it too).
+    for (const m of missingMappedPaths(config.fields, sampleLogRecords(log))) {
+      io.err.write(`cje score: warning: fields.${m.field} "${m.path}" is in none of the first ${m.looked} record(s) of ${log}; ${m.field} is read from its default place\n`);
+    }
     const maxLineBytes = values['max-line-bytes'] ? Number(values['max-line-bytes']) : undefined;
     if (maxLineBytes !== undefined && !(maxLineBytes > 0)) throw new UsageError('--max-line-bytes must be a positive number');
     const repeatK = values.repeat === undefined ? undefined : Number(values.repeat);

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseConfig } from '../core/config';
+import type { FieldMap } from '../core/field-map';
 import { formatIssue } from '../core/log-reader';
 import { FIREWORKS_KEY_ENV, type SecretLookup } from '../core/providers';
 import { defaultScoresPath } from '../core/score-store';
@@ -69,8 +70,8 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
   async function pickLog(uri: unknown): Promise<vscode.Uri | undefined> {
     if (uri instanceof vscode.Uri) return uri;
     const active = vscode.window.activeTextEditor?.document.uri;
-    if (active && /\.jsonl$/i.test(active.fsPath)) return active;
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'JSON Lines': ['jsonl'] }, openLabel: 'Score with CJE' });
+    if (active && LOG_FILE.test(active.fsPath)) return active;
+    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Logs: ['jsonl', 'gz', 'csv'] }, openLabel: 'Score with CJE' });
     return picked?.[0];
   }
 
@@ -118,7 +119,7 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
   }
 
   /** The behavior policy of a log's config, found without asking (for the log's hover). */
-  function behaviorOf(logFile: string): { behavior?: string; missing?: string } {
+  function behaviorOf(logFile: string): { behavior?: string; missing?: string; fields?: FieldMap } {
     const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(logFile))?.uri.fsPath;
     const remembered = context.workspaceState.get<string>(rememberKey(logFile, folder));
     const found = discoverConfig({ logFile, workspaceFolder: folder, remembered, exists: (f) => fs.existsSync(f) });
@@ -131,14 +132,14 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     }
     const parsed = parseConfig(text.replace(/^\uFEFF/, ''), found.file);
     if (!parsed.config) return { missing: `${vscode.workspace.asRelativePath(found.file)} has errors` };
-    return { behavior: parsed.config.behavior };
+    return { behavior: parsed.config.behavior, fields: parsed.config.fields };
   }
 
   async function score(arg?: unknown): Promise<ScoreRunSummary | undefined> {
     const uri = await pickLog(arg);
     if (!uri) return undefined;
-    if (uri.scheme !== 'file' || !/\.jsonl$/i.test(uri.fsPath) || isScoresFile(uri.fsPath)) {
-      void vscode.window.showErrorMessage(`CJE: "Score with CJE" scores a .jsonl log on disk; ${path.basename(uri.fsPath)} is not one${isScoresFile(uri.fsPath) ? ' (it is a scores file: open the diagnostics panel on it)' : ''}.`);
+    if (uri.scheme !== 'file' || !LOG_FILE.test(uri.fsPath) || isScoresFile(uri.fsPath)) {
+      void vscode.window.showErrorMessage(`CJE: "Score with CJE" scores a log on disk (.jsonl, .jsonl.gz or .csv); ${path.basename(uri.fsPath)} is not one${isScoresFile(uri.fsPath) ? ' (it is a scores file: open the diagnostics panel on it)' : ''}.`);
       return undefined;
     }
     const logFile = uri.fsPath;
