@@ -24,7 +24,7 @@ import { meanTokenEntropy, responseStats } from './diagnostics/responses';
 import { policyFingerprint } from './fingerprint';
 import { readLines } from './jsonl-lines';
 import { mergeFieldMaps, type FieldMap } from './field-map';
-import { readLog } from './log-reader';
+import { logFormatOf, readLog } from './log-reader';
 import { policyTemplate } from './policy-template';
 import { suspectKind } from './suspect-kind';
 import type { CjeConfig, ScoreLine } from './types';
@@ -140,7 +140,10 @@ export function parseIdenticalPairs(pairs: string[] | undefined): { target: stri
  */
 export async function detectInputKind(file: string): Promise<'scores' | 'log'> {
   let kindLines = false;
-  for await (const l of readLines(file, { maxLineBytes: 64 * 1024 * 1024 })) {
+  const format = logFormatOf(file);
+  // A CSV log is never a scores file; a .gz one is read decompressed.
+  if (format.startsWith('csv')) return 'log';
+  for await (const l of readLines(file, { maxLineBytes: 64 * 1024 * 1024, gzip: format.endsWith('.gz') })) {
     if (l.text === undefined || l.text.trim() === '') continue;
     try {
       const v = JSON.parse(l.text) as Record<string, unknown>;

@@ -316,6 +316,24 @@ describe('log shapes end to end: cje score, cje report and cje export offline', 
     assert.deepEqual(doc.targets.t, { n: 2, ids: ['a', 'b'], log_weights: [-1, 3], excluded: ['c', 'd', 'e'] });
   });
 
+  it('cje report straight from a log with log-probs, as CSV and as .jsonl.gz: log-weights computed here', async () => {
+    const b = [-5, -7.5, -3, -9, -4.25, -6, -8, -2.5];
+    const t = [-5.5, -7, -3, -10, -4, -6.5, -7.25, -2];
+    const csv = path.join(dir, 'lp.csv');
+    fs.writeFileSync(csv, ['prompt_id,prompt,response,base_policy_logprob,target_policy_logprobs.t', ...b.map((v, i) => `r${i},"p, ${i}",resp ${i},${v},${t[i]}`)].join('\n') + '\n');
+    const gz = path.join(dir, 'lp.jsonl.gz');
+    fs.writeFileSync(gz, zlib.gzipSync(b.map((v, i) => JSON.stringify({ prompt_id: `r${i}`, prompt: `p, ${i}`, response: `resp ${i}`, base_policy_logprob: v, target_policy_logprobs: { t: t[i] } })).join('\n') + '\n'));
+    for (const log of [csv, gz]) {
+      const json = log + '.json';
+      const r = await cje('report', log, '--behavior', 'base', '--json', json, '--out', log + '.html', '--bootstrap', '0');
+      assert.equal(r.code, 0, r.err);
+      const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+      assert.equal(rep.meta.input_kind, 'log');
+      assert.deepEqual(rep.records.map((x: { id: string }) => x.id), b.map((_, i) => `r${i}`));
+      assert.deepEqual(rep.records.map((x: { lw: number[] }) => x.lw[0]), b.map((v, i) => t[i] - v));
+    }
+  });
+
   it('cje export refuses to write over an input and names a bad format', async () => {
     const log = path.join(dir, 'small.jsonl');
     const c = path.join(dir, 'small.config.json');
