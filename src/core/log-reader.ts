@@ -40,7 +40,9 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * assignment would change the object's prototype instead (and so drop the key).
  */
 function setOwn<T>(o: Record<string, T>, k: string, v: T): void {
-  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  // Only "__proto__" has a setter on a plain object; any other key (even "constructor") is made own by assignment, which is much cheaper.
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
 }
 
 /** Deeper than this a record is not something a logger wrote, and recursive code downstream (JSON.stringify, structured clone) would overflow its stack. */
@@ -87,6 +89,9 @@ export interface RecordOptions {
   textCells?: boolean;
 }
 
+/** The default paths of each field, parsed once. */
+const DEFAULT_SEGMENTS = Object.fromEntries(Object.entries(DEFAULT_PATHS).map(([k, ps]) => [k, ps.map((p) => [p, parsePath(p)] as const)])) as unknown as Record<FieldName, readonly (readonly [string, Segment[]])[]>;
+
 /** Where each field of one record is read from: the mapped path, else the first default path the record holds. */
 class FieldReader {
   private readonly paths = new Map<FieldName, Segment[]>();
@@ -105,8 +110,8 @@ class FieldReader {
       const v = getPath(this.raw, segs);
       if (v !== undefined) return { value: this.cell(v, mapped, name), path: mapped };
     }
-    for (const p of DEFAULT_PATHS[name]) {
-      const v = getPath(this.raw, parsePath(p));
+    for (const [p, segs] of DEFAULT_SEGMENTS[name]) {
+      const v = getPath(this.raw, segs);
       if (v !== undefined) return { value: this.cell(v, p, name), path: p };
     }
     return { value: undefined, path: mapped ?? DEFAULT_PATHS[name][0] };
@@ -246,9 +251,9 @@ export function normaliseRecords(value: unknown, line: number, opts: RecordOptio
   if (multi && responses.length === 0) throw new FieldError(many.value !== undefined ? many.path : resp.path, 'is an empty list: no response to score');
 
   const m = responses.length;
-  const idx = (k: number) => (multi ? k : undefined);
   const tg = f.get('target_policy_logprobs');
-  const targets = responses.map((_, k) => targetsAt(tg.path, tg.value, idx(k), m));
+  // Checked in this order (targets, metadata, id, then the numbers) so that the field an issue names is the first bad one.
+  const targets = multi ? responses.map((_, k) => targetsAt(tg.path, tg.value, k, m)) : [targetsAt(tg.path, tg.value, undefined, 1)];
 
   const meta = raw.metadata;
   if (meta !== undefined && meta !== null && (typeof meta !== 'object' || Array.isArray(meta))) {
@@ -267,28 +272,39 @@ export function normaliseRecords(value: unknown, line: number, opts: RecordOptio
   const bl = f.get('base_policy_logprob');
   const js = f.get('judge_score');
   const ol = f.get('oracle_label');
-  const base = responses.map((_, k) => numberAt(bl.path, bl.value, idx(k), m, true));
-  const judge = responses.map((_, k) => numberAt(js.path, js.value, idx(k), m, false));
-  const oracle = responses.map((_, k) => numberAt(ol.path, ol.value, idx(k), m, false));
-  return responses.map((response, k) => {
-    const rec: LogRecord = {
-      line,
-      id: multi ? `${recordId}#${k}` : recordId,
-      prompt,
-      messages,
-      response,
-      baseLogprob: base[k],
-      targetLogprobs: targets[k],
-      judgeScore: judge[k],
-      oracleLabel: oracle[k],
-      raw,
-    };
-    if (multi) {
-      rec.group = recordId;
-      rec.sample = k;
-    }
-    return rec;
-  });
+  if (!multi) {
+    return [
+      {
+        line,
+        id: recordId,
+        prompt,
+        messages,
+        response: responses[0],
+        baseLogprob: numberAt(bl.path, bl.value, undefined, 1, true),
+        targetLogprobs: targets[0],
+        judgeScore: numberAt(js.path, js.value, undefined, 1, false),
+        oracleLabel: numberAt(ol.path, ol.value, undefined, 1, false),
+        raw,
+      },
+    ];
+  }
+  const base = responses.map((_, k) => numberAt(bl.path, bl.value, k, m, true));
+  const judge = responses.map((_, k) => numberAt(js.path, js.value, k, m, false));
+  const oracle = responses.map((_, k) => numberAt(ol.path, ol.value, k, m, false));
+  return responses.map((response, k) => ({
+    line,
+    id: `${recordId}#${k}`,
+    group: recordId,
+    sample: k,
+    prompt,
+    messages,
+    response,
+    baseLogprob: base[k],
+    targetLogprobs: targets[k],
+    judgeScore: judge[k],
+    oracleLabel: oracle[k],
+    raw,
+  }));
 }
 
 /** How a log file is read: by its name (.csv, .gz); anything else is JSONL, whose first bytes are checked for what it really is. */
