@@ -10,50 +10,43 @@ import type { RawLine } from './jsonl-lines';
 /** One data row of a CSV file: its cells by header name, or why it could not be read. */
 export type CsvRow = { line: number; cells: Record<string, string> } | { line: number; error: string };
 
-/** The fields of one CSV record, or null while a quoted field is still open at the end of `text`. */
+/** The fields of one CSV record, or null while a quoted field is still open at the end of `text`. Scans with indexOf, not by character. */
 export function splitCsvRecord(text: string): string[] | null {
   const out: string[] = [];
-  let field = '';
   let i = 0;
-  let quoted = false;
-  let atStart = true;
-  while (i < text.length) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
+  for (;;) {
+    if (text.charCodeAt(i) === 0x22 /* " */) {
+      // A quoted field: up to the quote that is not doubled; text after it up to the comma is kept (lenient, as readers are).
+      let field = '';
+      let from = i + 1;
+      for (;;) {
+        const q = text.indexOf('"', from);
+        if (q === -1) return null;
+        field += text.slice(from, q);
+        if (text.charCodeAt(q + 1) === 0x22) {
           field += '"';
-          i += 2;
+          from = q + 2;
           continue;
         }
-        quoted = false;
-        i++;
-        continue;
+        i = q + 1;
+        break;
       }
-      field += c;
-      i++;
-      continue;
-    }
-    if (c === '"' && atStart) {
-      quoted = true;
-      atStart = false;
-      i++;
-      continue;
-    }
-    if (c === ',') {
+      const comma = text.indexOf(',', i);
+      const end = comma === -1 ? text.length : comma;
+      field += text.slice(i, end);
       out.push(field);
-      field = '';
-      atStart = true;
-      i++;
-      continue;
+      if (comma === -1) return out;
+      i = comma + 1;
+    } else {
+      const comma = text.indexOf(',', i);
+      if (comma === -1) {
+        out.push(text.slice(i));
+        return out;
+      }
+      out.push(text.slice(i, comma));
+      i = comma + 1;
     }
-    field += c;
-    atStart = false;
-    i++;
   }
-  if (quoted) return null;
-  out.push(field);
-  return out;
 }
 
 /**
