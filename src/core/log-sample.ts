@@ -11,8 +11,28 @@ import { logFormatOf } from './log-reader';
 
 const SAMPLE_BYTES = 256 * 1024;
 
+/** The last samples by file, kept while the file's size and mtime stay the same: the editor lints on every edit. */
+const cache = new Map<string, { stamp: string; n: number; records: Record<string, unknown>[] }>();
+
 /** Up to `n` parsed records from the start of `file`; [] when it cannot be read. */
 export function sampleLogRecords(file: string, n = 20): Record<string, unknown>[] {
+  let stamp: string;
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) return [];
+    stamp = `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return [];
+  }
+  const hit = cache.get(file);
+  if (hit && hit.stamp === stamp && hit.n === n) return hit.records;
+  const records = readSample(file, n);
+  if (cache.size > 32) cache.clear();
+  cache.set(file, { stamp, n, records });
+  return records;
+}
+
+function readSample(file: string, n: number): Record<string, unknown>[] {
   const format = logFormatOf(file);
   let buf: Buffer;
   let whole = false;
