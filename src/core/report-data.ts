@@ -432,6 +432,9 @@ function rowKey(line: number, sampleId?: string): string {
   return sampleId === undefined ? String(line) : `${line}\0${sampleId}`;
 }
 
+/** The id of the i-th sampled response of a record (log-reader.ts). */
+const SAMPLE_ID = /#\d+$/;
+
 function rowOf(byLine: Map<string, number>, line: number, record: string): number | undefined {
   return byLine.get(rowKey(line, record)) ?? byLine.get(rowKey(line));
 }
@@ -550,8 +553,9 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       let i = rowOf(byLine, s.line, s.record);
       if (i === undefined) {
         i = rows.length;
-        // Without the log, which line holds several samples is unknown: every (line, id) is its own row.
-        byLine.set(rowKey(s.line, opts.log ? undefined : s.record), i);
+        // Without the log, a sampled response is known by its id (RECORD#i): each is its own row; any other
+        // record is its line's row, whatever id an earlier version gave it (line:N before ids were read).
+        byLine.set(rowKey(s.line, !opts.log && SAMPLE_ID.test(s.record) ? s.record : undefined), i);
         rows.push({ id: s.record, line: s.line, judge: null, chars: null });
       }
       let c = cols.get(s.policy);

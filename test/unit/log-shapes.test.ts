@@ -12,6 +12,7 @@ import { splitCsvRecord } from '../../src/core/csv-records';
 import { readLog } from '../../src/core/log-reader';
 import { lintConfig } from '../../src/core/lint';
 import { parseConfig } from '../../src/core/config';
+import { buildReportData } from '../../src/core/report-data';
 import type { FieldMap } from '../../src/core/field-map';
 import type { LogIssue, LogRecord } from '../../src/core/types';
 
@@ -297,5 +298,20 @@ describe('lint CJE090: a fields path in none of the first records of the log', (
     const r = lintConfig(cfg({ id: 'qid', prompt: 'prompt_text' }), path.join(sub, 'cje.config.json'), { tokenizers: false });
     assert.deepEqual(r.diagnostics.filter((x) => x.code === 'CJE090').map((x) => x.message.split(' is in')[0]), ['fields.prompt: "prompt_text"', 'fields.prompt: "prompt_text"']);
     assert.deepEqual(missingMappedPaths({ id: 'qid' }, [{ qid: 0 }]), []);
+  });
+});
+
+describe('report rows from a scores file alone', () => {
+  const sl = (policy: string, line: number, record: string, logprob: number) =>
+    JSON.stringify({ key: `${policy}${line}${record}`, record, line, policy, fingerprint: policy, logprob, tokens: [], token_logprobs: [], span: null, error: null, model: 'm', template: 'raw', provider: 'local', scored_at: 't' });
+
+  it('sampled responses (RECORD#i) sharing a line are rows of their own; any other record is its line\'s row whatever id it was scored under', async () => {
+    const f = file('alone.scores.jsonl', [
+      sl('b', 1, 'q#0', -1), sl('b', 1, 'q#1', -2), sl('t', 1, 'q#0', -1.5), sl('t', 1, 'q#1', -2.5),
+      // Line 2 scored under base as line:2 (before ids were read), under t as r2.
+      sl('b', 2, 'line:2', -3), sl('t', 2, 'r2', -4),
+    ].join('\n') + '\n');
+    const d = await buildReportData({ input: f, behavior: 'b', bootstrap: { b: 0 } });
+    assert.deepEqual(d.records.map((r) => [r.line, r.id, r.lw[0]]), [[1, 'q#0', -0.5], [1, 'q#1', -0.5], [2, 'line:2', -1]]);
   });
 });
