@@ -92,9 +92,11 @@ export interface RecordOptions {
 /** The default paths of each field, parsed once. */
 const DEFAULT_SEGMENTS = Object.fromEntries(Object.entries(DEFAULT_PATHS).map(([k, ps]) => [k, ps.map((p) => [p, parsePath(p)] as const)])) as unknown as Record<FieldName, readonly (readonly [string, Segment[]])[]>;
 
+/** Mapped paths, parsed once for all records. */
+const MAPPED_SEGMENTS = new Map<string, Segment[]>();
+
 /** Where each field of one record is read from: the mapped path, else the first default path the record holds. */
 class FieldReader {
-  private readonly paths = new Map<FieldName, Segment[]>();
   constructor(readonly raw: Record<string, unknown>, private readonly opts: RecordOptions) {}
 
   /**
@@ -105,8 +107,11 @@ class FieldReader {
   get(name: FieldName): { value: unknown; path: string } {
     const mapped = this.opts.fields?.[name];
     if (mapped !== undefined) {
-      let segs = this.paths.get(name);
-      if (!segs) this.paths.set(name, (segs = parsePath(mapped)));
+      let segs = MAPPED_SEGMENTS.get(mapped);
+      if (!segs) {
+        if (MAPPED_SEGMENTS.size > 256) MAPPED_SEGMENTS.clear();
+        MAPPED_SEGMENTS.set(mapped, (segs = parsePath(mapped)));
+      }
       const v = getPath(this.raw, segs);
       if (v !== undefined) return { value: this.cell(v, mapped, name), path: mapped };
     }
