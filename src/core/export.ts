@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { selfNormalizedWeights } from './diagnostics/weights';
-import { FIELD_NAMES, parsePath, type FieldMap } from './field-map';
+import { EVERY, FIELD_NAMES, parsePath, type FieldMap } from './field-map';
 import { readLog } from './log-reader';
 import { cellOf, readScoreColumns, type ScoreCell } from './score-columns';
 import type { CjeConfig, LogIssue, LogRecord } from './types';
@@ -132,6 +132,10 @@ function withoutPath(obj: Record<string, unknown>, p: string): Record<string, un
   const drop = (o: unknown, i: number): unknown => {
     if (o === null || typeof o !== 'object') return o;
     const s = segs[i];
+    if (s === EVERY) {
+      if (!Array.isArray(o)) return o;
+      return i === segs.length - 1 ? [] : o.map((item) => drop(item, i + 1));
+    }
     if (Array.isArray(o)) {
       const k = typeof s === 'number' ? s : Number(s);
       if (!Number.isInteger(k) || k >= o.length) return o;

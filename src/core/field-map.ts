@@ -40,20 +40,23 @@ export const DEFAULT_PATHS: Readonly<Record<FieldName, readonly string[]>> = {
   target_policy_logprobs: ['target_policy_logprobs'],
 };
 
-/** A path segment: a key, or an index into a list. */
-export type Segment = string | number;
+/** A path segment: a key, an index into a list, or EVERY item of a list (`[]`). */
+export type Segment = string | number | typeof EVERY;
 
-/** The syntax the schema accepts too: keys joined by dots, with [N] or .N indexing a list. */
-export const PATH_PATTERN = /^[^.[\]\s][^.[\]]*(?:\.[^.[\]]+|\[\d+\])*$/;
+/** `[]` in a path: the value is the list of what the rest of the path gives for each item (`outputs[].text`). */
+export const EVERY: unique symbol = Symbol('every item');
 
-/** `a.b[0].c` → ['a', 'b', 0, 'c']; throws on a malformed path. A digits-only key between dots is an index where the value is a list (see getPath). */
+/** The syntax the schema accepts too: keys joined by dots, with [N] or .N indexing a list and [] taking every item. */
+export const PATH_PATTERN = /^[^.[\]\s][^.[\]]*(?:\.[^.[\]]+|\[\d*\])*$/;
+
+/** `a.b[0].c` → ['a', 'b', 0, 'c'], `a[].c` → ['a', EVERY, 'c']; throws on a malformed path. A digits-only key between dots is an index where the value is a list (see getPath). */
 export function parsePath(p: string): Segment[] {
-  if (!PATH_PATTERN.test(p)) throw new Error(`"${p}" is not a dotted path (keys joined by ".", [N] for the N-th item of a list, e.g. output.samples[0].text)`);
+  if (!PATH_PATTERN.test(p)) throw new Error(`"${p}" is not a dotted path (keys joined by ".", [N] for the N-th item of a list, [] for each item, e.g. output.samples[0].text or choices[].text)`);
   const out: Segment[] = [];
   for (const part of p.split('.')) {
-    const m = /^([^[]*)((?:\[\d+\])*)$/.exec(part)!;
+    const m = /^([^[]*)((?:\[\d*\])*)$/.exec(part)!;
     if (m[1]) out.push(m[1]);
-    for (const ix of m[2].matchAll(/\[(\d+)\]/g)) out.push(Number(ix[1]));
+    for (const ix of m[2].matchAll(/\[(\d*)\]/g)) out.push(ix[1] === '' ? EVERY : Number(ix[1]));
   }
   return out;
 }
@@ -64,8 +67,15 @@ export function parsePath(p: string): Segment[] {
  */
 export function getPath(v: unknown, segments: readonly Segment[]): unknown {
   let cur = v;
-  for (const s of segments) {
+  for (let k = 0; k < segments.length; k++) {
+    const s = segments[k];
     if (cur === null || typeof cur !== 'object') return undefined;
+    if (s === EVERY) {
+      if (!Array.isArray(cur)) return undefined;
+      // An item without the rest of the path is null in the list, so the list keeps one entry per item.
+      const rest = segments.slice(k + 1);
+      return cur.map((item) => getPath(item, rest) ?? null);
+    }
     if (Array.isArray(cur)) {
       const i = typeof s === 'number' ? s : /^\d+$/.test(s) ? Number(s) : NaN;
       if (!Number.isInteger(i) || i >= cur.length) return undefined;
@@ -118,7 +128,12 @@ export function missingMappedPaths(fields: FieldMap | undefined, records: readon
     } catch {
       continue; // the schema reports a malformed path
     }
-    if (!records.some((r) => getPath(r, segs) !== undefined)) out.push({ field: name, path: p, looked: records.length });
+    const found = (r: unknown) => {
+      const v = getPath(r, segs);
+      // Through [] the value is a list with null where an item lacks the rest of the path: all null is none found.
+      return v !== undefined && !(segs.includes(EVERY) && Array.isArray(v) && v.every((x) => x === null));
+    };
+    if (!records.some(found)) out.push({ field: name, path: p, looked: records.length });
   }
   return out;
 }

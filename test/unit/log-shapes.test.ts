@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { getPath, missingMappedPaths, parseFieldFlags, parsePath } from '../../src/core/field-map';
+import { EVERY, getPath, missingMappedPaths, parseFieldFlags, parsePath } from '../../src/core/field-map';
 import { splitCsvRecord } from '../../src/core/csv-records';
 import { readLog } from '../../src/core/log-reader';
 import { lintConfig } from '../../src/core/lint';
@@ -50,6 +50,7 @@ describe('field paths', () => {
     assert.deepEqual(parsePath('output.samples[2].text'), ['output', 'samples', 2, 'text']);
     assert.deepEqual(parsePath('a.0.b'), ['a', '0', 'b']);
     assert.deepEqual(parsePath('m[0][1]'), ['m', 0, 1]);
+    assert.deepEqual(parsePath('choices[].text'), ['choices', EVERY, 'text']);
     for (const bad of ['', '.a', 'a..b', 'a[', 'a[x]', ' a']) assert.throws(() => parsePath(bad), /not a dotted path/, bad);
   });
 
@@ -62,6 +63,15 @@ describe('field paths', () => {
     assert.equal(getPath({}, parsePath('constructor')), undefined);
   });
 
+  it('[] maps over a list, null where an item lacks the rest of the path', () => {
+    const v = { choices: [{ text: 'a', lp: -1 }, { lp: -2 }, { text: 'c' }] };
+    assert.deepEqual(getPath(v, parsePath('choices[].text')), ['a', null, 'c']);
+    assert.deepEqual(getPath(v, parsePath('choices[].lp')), [-1, -2, null]);
+    assert.equal(getPath({ choices: 'x' }, parsePath('choices[].text')), undefined);
+    assert.deepEqual(missingMappedPaths({ responses: 'choices[].score' }, [v]), [{ field: 'responses', path: 'choices[].score', looked: 1 }]);
+    assert.deepEqual(missingMappedPaths({ responses: 'choices[].text' }, [v]), []);
+  });
+
   it('--field NAME=PATH: names checked, bad values named', () => {
     assert.deepEqual(parseFieldFlags(['response=out.text', 'id=uid']), { response: 'out.text', id: 'uid' });
     assert.throws(() => parseFieldFlags(['answer=x']), /--field answer=x: "answer" is not a field cje reads/);
@@ -71,9 +81,9 @@ describe('field paths', () => {
 
   it('the config schema takes `fields` with our names only and dotted paths', () => {
     const pol = { provider: 'local', model: './m', template: 'raw' };
-    const ok = parseConfig(JSON.stringify({ behavior: 'b', fields: { id: 'meta.qid', responses: 'gens', judge_score: 'scores[0]' }, policies: { b: pol } }));
+    const ok = parseConfig(JSON.stringify({ behavior: 'b', fields: { id: 'meta.qid', responses: 'gens[].text', judge_score: 'scores[0]' }, policies: { b: pol } }));
     assert.deepEqual(ok.problems, []);
-    assert.deepEqual(ok.config!.fields, { id: 'meta.qid', responses: 'gens', judge_score: 'scores[0]' });
+    assert.deepEqual(ok.config!.fields, { id: 'meta.qid', responses: 'gens[].text', judge_score: 'scores[0]' });
     const bad = parseConfig(JSON.stringify({ behavior: 'b', fields: { answer: 'x', prompt: 'a..b' }, policies: { b: pol } }));
     assert.deepEqual(bad.problems.map((p) => p.path).sort(), ['fields.answer', 'fields.prompt']);
   });
@@ -149,6 +159,19 @@ describe('readLog: records with several sampled responses', () => {
   it('a mapped response path holding a list is several samples too', async () => {
     const { records } = await read(file('mapped-multi.jsonl', JSON.stringify({ qid: 'z', few_shot: 'F', gens: ['g0', 'g1'] }) + '\n'), { id: 'qid', prompt: 'few_shot', response: 'gens' });
     assert.deepEqual(records.map((r) => [r.id, r.group, r.sample, r.response]), [['z#0', 'z', 0, 'g0'], ['z#1', 'z', 1, 'g1']]);
+  });
+
+  it('a list of objects read through []: each item\'s text, log-prob and score', async () => {
+    const f = file('every.jsonl', [
+      JSON.stringify({ id: 'k', prompt: 'P', choices: [{ text: 'a', lp: -1, s: 0.5 }, { text: 'b', lp: -2, s: 0.25 }] }),
+      JSON.stringify({ id: 'm', prompt: 'P', choices: [{ text: 'a', lp: -1 }, { lp: -2 }] }),
+    ].join('\n') + '\n');
+    const { records, issues } = await read(f, { responses: 'choices[].text', base_policy_logprob: 'choices[].lp', judge_score: 'choices[].s' });
+    assert.deepEqual(records.map(view), [
+      { line: 1, id: 'k#0', group: 'k', sample: 0, prompt: 'P', response: 'a', judge: 0.5, base: -1, targets: undefined },
+      { line: 1, id: 'k#1', group: 'k', sample: 1, prompt: 'P', response: 'b', judge: 0.25, base: -2, targets: undefined },
+    ]);
+    assert.deepEqual(issues, [{ file: f, line: 2, field: 'choices[].text[1]', reason: 'choices[].text[1] must be a string, got null' }]);
   });
 
   it('bad sample lists are issues naming file, line and field', async () => {
