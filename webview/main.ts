@@ -54,7 +54,7 @@ function render(root: HTMLElement, data: ReportData): void {
       el('code', null, m.input),
       ` · ${m.input_kind === 'scores' ? 'scores file' : 'log with log-probs'} · behavior `,
       el('strong', null, m.behavior.name),
-      ` · ${int(m.n_records)} records · ${m.targets.length} target${m.targets.length === 1 ? '' : 's'} · ${m.generated_at.replace('T', ' ').slice(0, 19)} UTC`,
+      ` · ${int(m.n_records)} records${m.groups ? ` (${int(m.groups.samples)} of them sampled responses of ${int(m.groups.records)} records)` : ''} · ${m.targets.length} target${m.targets.length === 1 ? '' : 's'} · ${m.generated_at.replace('T', ' ').slice(0, 19)} UTC`,
     ),
   );
   if (m.notes.length || m.issue_count) {
@@ -125,7 +125,8 @@ function pick(line: number | null, record: string): void {
   if (!app) return;
   const m = app.model;
   let row = line !== null ? m.byLine.get(line) ?? -1 : -1;
-  if (row < 0) row = m.ids.indexOf(record);
+  // Sampled responses of one record share its line: the id tells them apart.
+  if (row < 0 || m.ids[row] !== record) row = m.ids.indexOf(record);
   if (row >= 0) {
     select(row);
     document.getElementById('detail-section')?.scrollIntoView({ block: 'start' });

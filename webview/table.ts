@@ -48,7 +48,7 @@ export class RecordTable {
     const checks = m.data.policies.map((p) => (p.identical.expected || p.identical.probable ? p.identical.tolerance : -1));
     this.columns = [
       { key: 'line', label: 'line', title: 'Line in the log', numeric: true, width: '64px', value: (i) => m.line[i], text: (i) => String(m.line[i]) },
-      { key: 'id', label: 'record', title: 'Record id (prompt_id)', numeric: false, width: 'minmax(120px, 1.6fr)', value: (i) => m.ids[i], text: (i) => m.ids[i] },
+      { key: 'id', label: 'record', title: 'Record id (prompt_id); RECORD#i for the i-th sampled response of a record (filter by RECORD to see them together)', numeric: false, width: 'minmax(120px, 1.6fr)', value: (i) => m.ids[i], text: (i) => m.ids[i] },
       ...m.targets.map<Column>((t, k) => ({
         key: `lw:${t}`,
         label: `log w ${t}`,

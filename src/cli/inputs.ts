@@ -3,6 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CONFIG_FILE_NAME, discoverConfig } from '../core/config-discovery';
+import { mergeFieldMaps, parseFieldFlags, type FieldMap } from '../core/field-map';
+import type { CjeConfig } from '../core/types';
 import { UsageError } from './command';
 
 /**
@@ -41,9 +43,25 @@ export function findConfig(log: string): FoundConfig | undefined {
 
 export const SCORES_SUFFIX = '.scores.jsonl';
 
-/** The log a scores file was written for (`X.scores.jsonl` → `X.jsonl` or `X.json`), when it exists. */
+/** The log a scores file was written for (`X.scores.jsonl` → `X.jsonl`, `X.json`, `X.jsonl.gz`, `X.csv` or `X.csv.gz`), when it exists. */
 export function logOfScores(scores: string): string | undefined {
   if (!scores.toLowerCase().endsWith(SCORES_SUFFIX)) return undefined;
   const stem = scores.slice(0, -SCORES_SUFFIX.length);
-  return [stem + '.jsonl', stem + '.json'].find((f) => fs.existsSync(f) && fs.statSync(f).isFile());
+  return [stem + '.jsonl', stem + '.json', stem + '.jsonl.gz', stem + '.csv', stem + '.csv.gz'].find((f) => fs.existsSync(f) && fs.statSync(f).isFile());
+}
+
+/** `--field NAME=PATH` values as a mapping; a bad one is a usage error. */
+export function fieldFlags(values: string[] | undefined): FieldMap | undefined {
+  try {
+    return mergeFieldMaps(parseFieldFlags(values));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** The config with the command line's --field values over its `fields`. */
+export function withFieldFlags(config: CjeConfig, values: string[] | undefined): CjeConfig {
+  const flags = fieldFlags(values);
+  if (!flags) return config;
+  return { ...config, fields: mergeFieldMaps(config.fields, flags) };
 }

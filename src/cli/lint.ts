@@ -18,9 +18,10 @@ Exit 0: no errors (warnings and infos allowed); 1: errors; 2: bad usage or a fil
     json: { type: 'boolean', summary: 'print the diagnostics as JSON' },
     fix: { type: 'boolean', summary: 'apply the first quick fix of each problem that has one, keeping comments' },
     'no-tokenizers': { type: 'boolean', summary: 'skip the checks that load tokenizers (faster)' },
+    log: { type: 'string', multiple: true, value: 'LOG', summary: 'check the config\'s "fields" paths against the first records of this log (default: the logs beside the config)' },
   },
   run: async ({ values, positionals }, io) => {
-    const opts = { tokenizers: !values['no-tokenizers'] };
+    const opts = { tokenizers: !values['no-tokenizers'], ...(values.log ? { logs: values.log } : {}) };
     const results: (LintResult & { fixed?: string[] })[] = [];
     let unreadable = false;
     for (const file of positionals) {

@@ -5,6 +5,7 @@ import { redact } from '../core/secrets';
 import { commandHelp, runCommand, synopsis, UsageError, wrap, type Command, type Io } from './command';
 import { closest } from './did-you-mean';
 import { DOCTOR_COMMAND } from './doctor';
+import { EXPORT_COMMAND } from './export';
 import { LINT_COMMAND } from './lint';
 import { REPORT_COMMAND } from './report';
 import { SCORE_COMMAND } from './score';
@@ -13,7 +14,7 @@ import { WORKER_COMMAND } from './worker';
 export { UsageError, type Io } from './command';
 
 /** Every command, in the order the usage lists them. A new command is one entry here (the cast: each run() takes its own typed values). */
-export const COMMANDS: readonly Command[] = [SCORE_COMMAND, REPORT_COMMAND, DOCTOR_COMMAND, LINT_COMMAND, WORKER_COMMAND] as unknown as Command[];
+export const COMMANDS: readonly Command[] = [SCORE_COMMAND, REPORT_COMMAND, EXPORT_COMMAND, DOCTOR_COMMAND, LINT_COMMAND, WORKER_COMMAND] as unknown as Command[];
 
 export function version(): string {
   return JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;

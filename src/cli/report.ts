@@ -5,7 +5,7 @@ import { sameFile } from '../core/same-file';
 import { ReportInputError, buildReportData, type ReportData } from '../core/report-data';
 import { writeReportHtml } from '../core/report-html';
 import { defineCommand, runCommand, UsageError, type Io } from './command';
-import { assertReadableFile, findConfig, logOfScores } from './inputs';
+import { assertReadableFile, fieldFlags, findConfig, logOfScores } from './inputs';
 import { formatTable } from './table';
 
 function fmt(x: number | null | undefined, digits: number): string {
@@ -28,7 +28,8 @@ export function reportSummary(data: ReportData): string {
     p.identical.expected || p.identical.probable ? String(p.identical.violation_count) : '—',
   ]);
   const m = data.meta;
-  let s = `${m.n_records} records from ${m.input} (${m.input_kind}), behavior policy "${m.behavior.name}"\n\n`;
+  const items = m.groups ? ` (${m.groups.samples} of them sampled responses of ${m.groups.records} records)` : '';
+  let s = `${m.n_records} records${items} from ${m.input} (${m.input_kind}), behavior policy "${m.behavior.name}"\n\n`;
   s += formatTable(header, rows);
   for (const p of data.policies) {
     const id = p.identical;
@@ -93,6 +94,7 @@ Exit 1 when a target that must equal the behavior does not (rescored, or as the 
     'token-records': { type: 'string', value: 'N', summary: 'records with per-token detail in the report' },
     bootstrap: { type: 'string', value: 'B', summary: 'bootstrap resamples for the IPS / SNIPS intervals (0: none)' },
     quiet: { type: 'boolean', short: 'q', summary: 'print only the files written, not the summary table' },
+    field: { type: 'string', multiple: true, value: 'NAME=PATH', summary: 'where the log\'s records keep a field, e.g. judge_score=scores.judge (over the config\'s "fields")' },
   },
   run: async ({ values, positionals }, io) => {
     const input = positionals[0];
@@ -129,6 +131,7 @@ Exit 1 when a target that must equal the behavior does not (rescored, or as the 
         identical: values.identical,
         tokenRecords,
         bootstrap: b === undefined ? undefined : { b },
+        fields: fieldFlags(values.field),
       });
     } catch (e) {
       if (e instanceof ReportInputError) {

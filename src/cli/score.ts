@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { formatConfigProblem, loadConfig } from '../core/config';
+import { missingMappedPaths } from '../core/field-map';
 import { formatIssue } from '../core/log-reader';
+import { sampleLogRecords } from '../core/log-sample';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
 import { estimateRun, type RunEstimate } from '../core/score-estimate';
 import { formatApproxCount } from '../core/token-estimate';
@@ -10,7 +12,7 @@ import { StoreLockedError, StoreWriteError } from '../core/score-store';
 import { cheapProbes } from '../doctor/before-scoring';
 import { withLocalWorkers, workers } from '../worker/manager';
 import { defineCommand, runCommand, UsageError, type Io } from './command';
-import { assertReadableFile, findConfig } from './inputs';
+import { assertReadableFile, findConfig, withFieldFlags } from './inputs';
 import { formatTable, num } from './table';
 
 export const SCORE_COMMAND = defineCommand({
@@ -33,6 +35,7 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
     'no-probe': { type: 'boolean', summary: "skip the endpoint probes run before an endpoint's first request (see cje doctor)" },
     repeat: { type: 'string', value: 'K', summary: 'score a uniform sample of records K more times per policy, to measure the endpoint\'s noise on the log itself' },
     'repeat-sample': { type: 'string', value: 'N', summary: 'how many records --repeat scores again (default 20)' },
+    field: { type: 'string', multiple: true, value: 'NAME=PATH', summary: 'where the records keep a field cje reads, e.g. response=output.text (over the config\'s "fields"; see README, field mapping)' },
   },
   run: async ({ values, positionals }, io) => {
     const log = positionals[0];
@@ -45,7 +48,11 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
       for (const p of loaded.problems) io.err.write(formatConfigProblem(configFile, p) + '\n');
       return 2;
     }
-    const config = loaded.config;
+    const config = withFieldFlags(loaded.config, values.field);
+    // Said before anything starts: a mapped path the log's first records lack reads nothing from there (lint CJE090 says it too).
+    for (const m of missingMappedPaths(config.fields, sampleLogRecords(log))) {
+      io.err.write(`cje score: warning: fields.${m.field} "${m.path}" is in none of the first ${m.looked} record(s) of ${log}; ${m.field} is read from its default place\n`);
+    }
     const maxLineBytes = values['max-line-bytes'] ? Number(values['max-line-bytes']) : undefined;
     if (maxLineBytes !== undefined && !(maxLineBytes > 0)) throw new UsageError('--max-line-bytes must be a positive number');
     const repeatK = values.repeat === undefined ? undefined : Number(values.repeat);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
 import { isUtf8 } from 'node:buffer';
 
 /** One physical line of a JSONL file. */
@@ -35,7 +36,8 @@ export class NotJsonlError extends Error {
 }
 
 const MAGIC: { bytes: number[]; what: string }[] = [
-  { bytes: [0x1f, 0x8b], what: 'this is gzip-compressed data, not JSONL text (decompress it first: gunzip -k FILE)' },
+  { bytes: [0x1f, 0x8b], what: 'this is gzip-compressed data, not JSONL text (decompress it first: gunzip -k FILE; or name it FILE.jsonl.gz, which cje reads compressed)' },
+  { bytes: [0x50, 0x41, 0x52, 0x31], what: 'this is a Parquet file, not JSONL text (write it out as JSONL or CSV first, e.g. pandas.read_parquet(FILE).to_json(OUT, orient="records", lines=True))' },
   { bytes: [0x28, 0xb5, 0x2f, 0xfd], what: 'this is zstd-compressed data, not JSONL text (decompress it first: zstd -d FILE)' },
   { bytes: [0x42, 0x5a, 0x68], what: 'this is bzip2-compressed data, not JSONL text (decompress it first: bunzip2 -k FILE)' },
   { bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'this is xz-compressed data, not JSONL text (decompress it first: unxz -k FILE)' },
@@ -152,12 +154,15 @@ function sizeText(bytes: number): string {
  */
 export async function* readLines(
   file: string,
-  opts: { maxLineBytes?: number; start?: number; maxRunBytes?: number } = {},
+  opts: { maxLineBytes?: number; start?: number; maxRunBytes?: number; gzip?: boolean } = {},
 ): AsyncGenerator<RawLine> {
   const max = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const maxRun = opts.maxRunBytes ?? Math.max(1024 * 1024 * 1024, 4 * max);
-  const start = opts.start ?? 0;
-  const stream = fs.createReadStream(file, { start, highWaterMark: SNIFF_BYTES });
+  const start = opts.gzip ? 0 : (opts.start ?? 0);
+  const fileStream = fs.createReadStream(file, { start, highWaterMark: SNIFF_BYTES });
+  // A .gz file is decompressed as it streams: lines, offsets and the text checks are those of the decompressed bytes.
+  const stream = opts.gzip ? fileStream.pipe(zlib.createGunzip({ chunkSize: SNIFF_BYTES })) : fileStream;
+  if (opts.gzip) fileStream.on('error', (e) => stream.destroy(e));
   let parts: Buffer[] = [];
   let kept = 0; // bytes kept in parts
   let total = 0; // bytes of the current line, kept or not
@@ -192,6 +197,11 @@ export async function* readLines(
 
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (!sniffed && opts.gzip) {
+        sniffed = true;
+        const what = sniffNotText(chunk, true, chunk.length < SNIFF_BYTES);
+        if (what) throw new NotJsonlError(file, 0, `decompressed, ${what.replace(/^this is/, 'it is').replace(/^this/, 'it')}`);
+      }
       if (!sniffed) {
         sniffed = true;
         const what = sniffNotText(chunk, start === 0, chunk.length < SNIFF_BYTES);
@@ -225,8 +235,14 @@ export async function* readLines(
         from = nl + 1;
       }
     }
+  } catch (e) {
+    if (opts.gzip && !(e instanceof NotJsonlError) && typeof (e as NodeJS.ErrnoException).code === 'string' && (e as NodeJS.ErrnoException).code!.startsWith('Z_')) {
+      throw new NotJsonlError(file, lineNo + 1, `the gzip data is damaged or cut short after line ${lineNo} (${(e as Error).message}): the lines before it were read`);
+    }
+    throw e;
   } finally {
     stream.destroy();
+    fileStream.destroy();
   }
   if (total > 0 || parts.length > 0) yield finish(true);
 }

@@ -3,6 +3,7 @@
 // counted, with the event loop let through every few thousand lines so that
 // a large log never holds up the editor's extension host.
 import { textLines } from './jsonl-lines';
+import type { FieldMap } from './field-map';
 import { readLog, readLogLines, type LogItem } from './log-reader';
 import type { LogIssue } from './types';
 
@@ -25,6 +26,8 @@ export interface LogProblemOptions {
   cancelled?: () => boolean;
   /** Items between two yields to the event loop. */
   yieldEvery?: number;
+  /** The config's `fields` mapping, so the Problems read the records as cje score does. */
+  fields?: FieldMap;
 }
 
 const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
@@ -53,10 +56,10 @@ async function collect(items: AsyncIterable<LogItem>, opts: LogProblemOptions): 
 
 /** The problems of a log on disk, streamed. */
 export function logFileProblems(file: string, opts: LogProblemOptions = {}): Promise<LogProblems> {
-  return collect(readLog(file, { maxLineBytes: opts.maxLineBytes }), opts);
+  return collect(readLog(file, { maxLineBytes: opts.maxLineBytes, fields: opts.fields }), opts);
 }
 
 /** The problems of a log's text as an editor holds it (unsaved edits included); `file` names the issues. */
 export function logTextProblems(file: string, text: string, opts: LogProblemOptions = {}): Promise<LogProblems> {
-  return collect(readLogLines(file, textLines(text, { maxLineBytes: opts.maxLineBytes }), { maxLineBytes: opts.maxLineBytes }), opts);
+  return collect(readLogLines(file, textLines(text, { maxLineBytes: opts.maxLineBytes }), { maxLineBytes: opts.maxLineBytes, fields: opts.fields }), opts);
 }

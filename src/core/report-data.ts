@@ -23,7 +23,8 @@ import {
 import { meanTokenEntropy, responseStats } from './diagnostics/responses';
 import { policyFingerprint } from './fingerprint';
 import { readLines } from './jsonl-lines';
-import { readLog } from './log-reader';
+import { mergeFieldMaps, type FieldMap } from './field-map';
+import { logFormatOf, readLog } from './log-reader';
 import { policyTemplate } from './policy-template';
 import { suspectKind } from './suspect-kind';
 import type { CjeConfig, ScoreLine } from './types';
@@ -74,6 +75,8 @@ export interface ReportOptions {
   bins?: number;
   /** Timestamp to write (tests pass a fixed one). */
   now?: Date;
+  /** Where the log's records keep each field (added over the config's `fields`; --field). */
+  fields?: FieldMap;
 }
 
 /** Thrown for a bad input or option (the CLI prints it as a usage error). */
@@ -137,7 +140,10 @@ export function parseIdenticalPairs(pairs: string[] | undefined): { target: stri
  */
 export async function detectInputKind(file: string): Promise<'scores' | 'log'> {
   let kindLines = false;
-  for await (const l of readLines(file, { maxLineBytes: 64 * 1024 * 1024 })) {
+  const format = logFormatOf(file);
+  // A CSV log is never a scores file; a .gz one is read decompressed.
+  if (format.startsWith('csv')) return 'log';
+  for await (const l of readLines(file, { maxLineBytes: 64 * 1024 * 1024, gzip: format.endsWith('.gz') })) {
     if (l.text === undefined || l.text.trim() === '') continue;
     try {
       const v = JSON.parse(l.text) as Record<string, unknown>;
@@ -293,6 +299,10 @@ export function histogram(xs: ArrayLike<number | null>, bins = 60): Histogram | 
 interface Row {
   id: string;
   line: number;
+  /** The record a sampled response belongs to (several rows share its line). */
+  group?: string;
+  /** An earlier row of the same record with the same response: the scores file holds one score for both (same key and line). */
+  twin?: number;
   judge: number | null;
   chars: number | null;
   /** Response length in code points (Python's len, which CJE's TTC divides by). */
@@ -373,13 +383,15 @@ function suspectWeights(b: PolicyColumn, t: PolicyColumn, lw: (number | null)[])
 async function readLogRows(
   file: string,
   rows: Row[],
-  byLine: Map<number, number>,
+  byLine: Map<string, number>,
   issues: ReportIssue[],
   counter: { issues: number },
   targetOrder: string[],
+  fields?: FieldMap,
 ): Promise<void> {
   const seenTargets = new Set(targetOrder);
-  for await (const item of readLog(file)) {
+  const twins = new Map<string, number>();
+  for await (const item of readLog(file, { fields })) {
     if (item.kind === 'issue') {
       counter.issues++;
       if (issues.length < MAX_ISSUES) issues.push({ file: item.issue.file, line: item.issue.line, reason: item.issue.reason });
@@ -395,16 +407,39 @@ async function readLogRows(
         targetOrder.push(k);
       }
     }
-    byLine.set(r.line, rows.length);
-    rows.push({
+    const row: Row = {
       id: r.id,
       line: r.line,
       judge: typeof r.judgeScore === 'number' ? r.judgeScore : null,
       chars: r.response.length,
       cps: r.response.length - (r.response.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0),
       logged: logged.size ? logged : undefined,
-    });
+    };
+    if (r.group !== undefined) {
+      row.group = r.group;
+      const tk = `${r.line}\0${r.response}`;
+      const t = twins.get(tk);
+      if (t === undefined) twins.set(tk, rows.length);
+      else row.twin = t;
+    }
+    byLine.set(rowKey(r.line, r.group !== undefined ? r.id : undefined), rows.length);
+    rows.push(row);
   }
+}
+
+/**
+ * Rows are found by log line, and a sampled response (several rows on one line) by
+ * line and id; a score line is looked up both ways (rowOf).
+ */
+function rowKey(line: number, sampleId?: string): string {
+  return sampleId === undefined ? String(line) : `${line}\0${sampleId}`;
+}
+
+/** The id of the i-th sampled response of a record (log-reader.ts). */
+const SAMPLE_ID = /#\d+$/;
+
+function rowOf(byLine: Map<string, number>, line: number, record: string): number | undefined {
+  return byLine.get(rowKey(line, record)) ?? byLine.get(rowKey(line));
 }
 
 function isScoreLine(v: unknown): v is ScoreLine {
@@ -442,8 +477,9 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
   }
 
   const rows: Row[] = [];
-  const byLine = new Map<number, number>();
+  const byLine = new Map<string, number>();
   const targetOrder: string[] = [];
+  const fields = mergeFieldMaps(config?.fields, opts.fields);
   const cols = new Map<string, PolicyColumn>();
   /** Policies that scored each seam group, by tokenization, in order of appearance. */
   const seamGroups = new Map<string, { joined: string[]; separate: string[] }>();
@@ -455,7 +491,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
 
   if (kind === 'log') {
     if (opts.log) notes.push(`--log ${opts.log} ignored: the input is itself a log`);
-    await readLogRows(opts.input, rows, byLine, issues, counter, targetOrder);
+    await readLogRows(opts.input, rows, byLine, issues, counter, targetOrder, fields);
     behavior = behavior ?? 'base';
     const b = column();
     rows.forEach((r, i) => (b.lp[i] = r.logged?.get('')));
@@ -471,7 +507,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       );
     }
   } else {
-    if (opts.log) await readLogRows(opts.log, rows, byLine, issues, counter, []);
+    if (opts.log) await readLogRows(opts.log, rows, byLine, issues, counter, [], fields);
     const seen: string[] = [];
     const withTokens = new Set<number>();
     for await (const l of readLines(opts.input, { maxLineBytes: 256 * 1024 * 1024 })) {
@@ -517,10 +553,12 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
         if (issues.length < MAX_ISSUES) issues.push({ file: opts.input, line: l.line, reason: 'not a score line (needs policy, record, line)' });
         continue;
       }
-      let i = byLine.get(s.line);
+      let i = rowOf(byLine, s.line, s.record);
       if (i === undefined) {
         i = rows.length;
-        byLine.set(s.line, i);
+        // Without the log, a sampled response is known by its id (RECORD#i): each is its own row; any other
+        // record is its line's row, whatever id an earlier version gave it (line:N before ids were read).
+        byLine.set(rowKey(s.line, !opts.log && SAMPLE_ID.test(s.record) ? s.record : undefined), i);
         rows.push({ id: s.record, line: s.line, judge: null, chars: null });
       }
       let c = cols.get(s.policy);
@@ -557,6 +595,22 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
         if (Array.isArray(s.entropy)) c.ent[i] = meanTokenEntropy(s.entropy);
       } else if (c.lp[i] === undefined) {
         c.err[i] = true;
+      }
+    }
+    // A sampled response that repeats an earlier one of its record has no score line of its own: it shares that one's.
+    for (let i = 0; i < rows.length; i++) {
+      const t = rows[i].twin;
+      if (t === undefined) continue;
+      for (const c of cols.values()) {
+        if (c.lp[i] !== undefined || c.err[i] !== undefined) continue;
+        c.lp[i] = c.lp[t];
+        c.ntok[i] = c.ntok[t];
+        c.ent[i] = c.ent[t];
+        c.err[i] = c.err[t];
+        c.sus[i] = c.sus[t];
+        c.apx[i] = c.apx[t];
+        c.chk[i] = c.chk[t];
+        c.seam[i] = c.seam[t];
       }
     }
     tokenTotal = withTokens.size;
@@ -703,6 +757,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
     const row: RecordRow = {
       id: r.id,
       line: r.line,
+      ...(r.group !== undefined ? { group: r.group } : {}),
       judge: r.judge,
       chars: r.chars,
       ntok: bcol.ntok[i] ?? null,
@@ -724,7 +779,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
 
   const tokens: TokenSection =
     kind === 'scores'
-      ? await collectTokens(opts.input, byLine, behavior, targets, policies, lwColumns, tokenTotal, opts.tokenRecords ?? 200)
+      ? await collectTokens(opts.input, byLine, rows.map((r) => r.line), behavior, targets, policies, lwColumns, tokenTotal, opts.tokenRecords ?? 200)
       : {
           available: false,
           total: 0,
@@ -761,6 +816,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       },
       targets,
       n_records: n,
+      ...groupCounts(rows),
       n_judged: judges.filter((j) => j !== null).length,
       judge_range: judgeRange,
       issues,
@@ -775,6 +831,18 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
     endpoints,
     repeats: repeatReports(spreads, repeatK, opts.bins ?? 60, spreadValues),
   };
+}
+
+/** How many records hold several sampled responses and how many rows they make (ReportData.meta.groups). */
+function groupCounts(rows: Row[]): { groups?: { records: number; samples: number } } {
+  const seen = new Set<string>();
+  let samples = 0;
+  for (const r of rows) {
+    if (r.group === undefined) continue;
+    samples++;
+    seen.add(`${r.line}\0${r.group}`);
+  }
+  return samples ? { groups: { records: seen.size, samples } } : {};
 }
 
 /** The log's own identity check: the target's logged log-prob against the behavior's (LoggedIdentity). */
@@ -961,7 +1029,8 @@ function topAlternatives(x: unknown, n: number): (Record<string, number> | null)
 
 async function collectTokens(
   file: string,
-  byLine: Map<number, number>,
+  byLine: Map<string, number>,
+  lines: number[],
   behavior: string,
   targets: string[],
   policies: PolicyReport[],
@@ -973,14 +1042,12 @@ async function collectTokens(
   // Twice the limit: chosen rows without behavior tokens are skipped below.
   const rowsChosen = chooseTokenRows(policies, lwColumns, () => true, Math.max(0, limit) * 2);
   const wanted = new Set(rowsChosen);
+  const wantedLines = new Set(rowsChosen.map((i) => lines[i]));
   const seqs = new Map<number, Map<string, { tokens: string[]; logprobs: number[]; top?: (Record<string, number> | null)[] }>>();
   for await (const l of readLines(file, { maxLineBytes: 256 * 1024 * 1024 })) {
     if (!l.text || !l.text.trim()) continue;
     const lm = LINE_FIELD.exec(l.text);
-    if (lm) {
-      const i = byLine.get(Number(lm[1]));
-      if (i === undefined || !wanted.has(i)) continue;
-    }
+    if (lm && !wantedLines.has(Number(lm[1]))) continue;
     let s: ScoreLine;
     try {
       s = JSON.parse(l.text) as ScoreLine;
@@ -988,7 +1055,7 @@ async function collectTokens(
       continue;
     }
     if (!isScoreLine(s) || !want.has(s.policy)) continue;
-    const i = byLine.get(s.line);
+    const i = rowOf(byLine, s.line, s.record);
     if (i === undefined || !wanted.has(i)) continue;
     if (s.error !== null && s.error !== undefined) continue;
     if (!Array.isArray(s.token_logprobs) || !s.token_logprobs.length) continue;

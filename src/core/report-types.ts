@@ -176,10 +176,12 @@ export interface PolicyReport extends Omit<PolicyDiagnostics, 'identical'> {
 
 /** One row of the record table. `lw` follows meta.targets (null: not finite / missing). */
 export interface RecordRow {
-  /** Record id (prompt_id or line:N). */
+  /** Record id (prompt_id or line:N); `${group}#${i}` for the i-th sampled response of a record with several. */
   id: string;
   /** 1-based line in the log (or the scores file's `line`). */
   line: number;
+  /** For a sampled response: the id of the record it was sampled for (its rows share `line`). Absent otherwise. */
+  group?: string;
   /** Judge score, when the log has one. */
   judge: number | null;
   /** Response length in characters, when known. */
@@ -263,6 +265,11 @@ export interface ReportMeta {
   /** Target policy names, in the order of RecordRow.lw. */
   targets: string[];
   n_records: number;
+  /**
+   * When the log holds records with several sampled responses (each a row of its own):
+   * how many such records, and how many rows they make. Absent otherwise.
+   */
+  groups?: { records: number; samples: number };
   /** Records with a judge score. */
   n_judged: number;
   /** Smallest and largest judge score (null without any). */

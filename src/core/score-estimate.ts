@@ -79,7 +79,7 @@ export async function estimateRun(opts: { logFile: string; config: CjeConfig; ou
   const issues: LogIssue[] = [];
   let records = 0;
   let badLines = 0;
-  for await (const item of readLog(opts.logFile, { maxLineBytes: opts.maxLineBytes })) {
+  for await (const item of readLog(opts.logFile, { maxLineBytes: opts.maxLineBytes, fields: opts.config.fields })) {
     if (item.kind === 'issue') {
       if (item.issue.line > 0) badLines++;
       if (issues.length < 1000) issues.push(item.issue);

@@ -238,7 +238,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   const errorCounts = new Map<string, number>();
   const logprobs = new Map<string, Map<number, number>>();
   const failures = new Map<string, number>();
-  const logged = new Map<string, Map<number, { value: number; record: string }>>();
+  const logged = new Map<string, Map<number, { value: number; record: string; line: number }>>();
   for (const names of [...groups.values()].map((g) => g.names)) {
     for (const n of names) {
       logprobs.set(n, new Map());
@@ -262,12 +262,16 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
       approxTokens,
     });
 
-  const finishJob = (line: number) => {
-    const left = (openJobs.get(line) ?? 1) - 1;
+  // Per-item state is keyed by the item's sequence number, not its line: a record with several sampled responses is several items on one line.
+  const seqOf = new WeakMap<LogRecord, number>();
+  const seq = (rec: LogRecord) => seqOf.get(rec)!;
+  const finishJob = (rec: LogRecord) => {
+    const k = seq(rec);
+    const left = (openJobs.get(k) ?? 1) - 1;
     if (left <= 0) {
-      openJobs.delete(line);
+      openJobs.delete(k);
       doneRecords++;
-    } else openJobs.set(line, left);
+    } else openJobs.set(k, left);
   };
 
   const lineFor = (g: Group, name: string, job: Job, res: SpanResult): ScoreLine => ({
@@ -294,7 +298,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     scored_at: new Date().toISOString(),
   });
 
-  const record = (name: string, rec: LogRecord, lp: number) => logprobs.get(name)!.set(rec.line, lp);
+  const record = (name: string, rec: LogRecord, lp: number) => logprobs.get(name)!.set(seq(rec), lp);
   const suspects = new Map<string, { count: number; approximate: number; reasons: Map<string, number> }>();
   const noteSuspect = (name: string, l: Pick<ScoreLine, 'suspect' | 'span'>) => {
     let s = suspects.get(name);
@@ -310,7 +314,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     const message = redact(raw);
     failed++;
     failures.set(name, failures.get(name)! + 1);
-    failedRecords.add(rec.line);
+    failedRecords.add(seq(rec));
     errorCounts.set(message, (errorCounts.get(message) ?? 0) + 1);
   };
 
@@ -342,7 +346,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     if (!append(lines)) return;
     for (const job of jobs) {
       if (pendingFirst.get(job.key) === job.record.line) pendingFirst.delete(job.key);
-      finishJob(job.record.line);
+      finishJob(job.record);
     }
     emitProgress();
   };
@@ -447,7 +451,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   };
 
   try {
-    for await (const item of readLog(opts.logFile, { maxLineBytes: opts.maxLineBytes })) {
+    for await (const item of readLog(opts.logFile, { maxLineBytes: opts.maxLineBytes, fields: config.fields })) {
       if (opts.signal?.aborted || fatal) break;
       if (item.kind === 'issue') {
         if (item.issue.line > 0) badLines++;
@@ -457,9 +461,10 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
       }
       const rec = item.record;
       records++;
-      openJobs.set(rec.line, groups.size);
-      if (rec.baseLogprob != null) logged.get(config.behavior)?.set(rec.line, { value: rec.baseLogprob, record: rec.id });
-      for (const [name, v] of Object.entries(rec.targetLogprobs ?? {})) if (v != null && name !== config.behavior) logged.get(name)?.set(rec.line, { value: v, record: rec.id });
+      seqOf.set(rec, records);
+      openJobs.set(records, groups.size);
+      if (rec.baseLogprob != null) logged.get(config.behavior)?.set(records, { value: rec.baseLogprob, record: rec.id, line: rec.line });
+      for (const [name, v] of Object.entries(rec.targetLogprobs ?? {})) if (v != null && name !== config.behavior) logged.get(name)?.set(records, { value: v, record: rec.id, line: rec.line });
 
       for (const g of groups.values()) {
         let rendered: RenderedPrompt;
@@ -480,7 +485,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
           for (const n of g.names) record(n, rec, lp);
           if (store.isSuspect(key)) for (const n of g.names) noteSuspect(n, { suspect: ['kept as suspect in an earlier run'], span: null });
           skipped += g.names.length;
-          finishJob(rec.line);
+          finishJob(rec);
           continue;
         }
         const prev = store.find(key);
@@ -494,7 +499,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
           if (dupOf !== undefined && g === firstGroup) noteDuplicate(rec, dupOf);
           reused += lineMissing.length;
           skipped += g.names.length - lineMissing.length;
-          finishJob(rec.line);
+          finishJob(rec);
           continue;
         }
         const inFlight = pendingFirst.get(key);
@@ -565,8 +570,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         const abs: number[] = [];
         const examples: LoggedComparison['examples'] = [];
         let over = 0;
-        for (const [line, { value, record: rid }] of lg) {
-          const r = lps.get(line);
+        for (const [k, { value, record: rid, line }] of lg) {
+          const r = lps.get(k);
           if (r === undefined) continue;
           const d = Math.abs(r - value);
           abs.push(d);
@@ -590,8 +595,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
       const lb = logged.get(config.behavior);
       if (!summary.isBehavior && summary.sameAs.includes(config.behavior) && lg.size && lb?.size) {
         const li: LoggedIdentical = { n: 0, differ: 0, examples: [] };
-        for (const [line, { value, record: rid }] of lg) {
-          const b = lb.get(line);
+        for (const [k, { value, record: rid, line }] of lg) {
+          const b = lb.get(k);
           if (b === undefined) continue;
           li.n++;
           // The report's tolerance, so that both count the same records.

@@ -280,7 +280,8 @@ export class ScoreStore {
 
 /** Default sidecar path: beside the log, `<log>.scores.jsonl`. */
 export function defaultScoresPath(logFile: string): string {
-  return logFile.replace(/\.jsonl?$/i, '') + '.scores.jsonl';
+  // x.jsonl, x.jsonl.gz and x.csv all score into x.scores.jsonl.
+  return logFile.replace(/\.(?:jsonl?|csv)(?:\.gz)?$/i, '') + '.scores.jsonl';
 }
 
 const repeatKey = (l: Pick<RepeatLine, 'key' | 'policy'>) => JSON.stringify([l.key, l.policy]);

@@ -12,8 +12,16 @@ export interface ChatMessage {
 export interface LogRecord {
   /** 1-based line number in the log file. */
   line: number;
-  /** prompt_id (top level or metadata.prompt_id) or `line:N` when absent. */
+  /**
+   * The record's id (the mapped `fields.id`, else prompt_id, metadata.prompt_id, id,
+   * question_id, uid, sample_id: see field-map.ts) or `line:N` when it has none;
+   * `${id}#${i}` for the i-th (0-based) sampled response of a record with several.
+   */
   id: string;
+  /** For one of several sampled responses of a record: the record's id (all its samples share it and `line`). */
+  group?: string;
+  /** For one of several sampled responses: its 0-based index in the record's list. */
+  sample?: number;
   /** The plain prompt (CJE shape) when the record has one. */
   prompt?: string;
   /** The conversation before the response (chat shape), without any system prompt a policy adds. */
@@ -162,6 +170,8 @@ export interface PolicyConfig {
 
 export interface CjeConfig {
   behavior: string;
+  /** Where the log's records keep each field cje reads: our name → dotted path in the user's records (field-map.ts). */
+  fields?: import('./field-map').FieldMap;
   policies: Record<string, PolicyConfig>;
   /** Tolerance (nats) for logged-vs-rescored checks. */
   logprobTolerance?: number;

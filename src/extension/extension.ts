@@ -5,11 +5,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseConfig } from '../core/config';
+import type { FieldMap } from '../core/field-map';
 import { formatIssue } from '../core/log-reader';
 import { FIREWORKS_KEY_ENV, type SecretLookup } from '../core/providers';
 import { defaultScoresPath } from '../core/score-store';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
 import { EndpointBlockedError } from '../core/endpoint-profile';
+import { defaultExportPath, EXPORT_FORMATS, exportScores, nullLines, type ExportFormat, type ExportSummary } from '../core/export';
 import { runDoctor } from '../doctor';
 import { cheapProbes } from '../doctor/before-scoring';
 import { formatDoctor } from '../doctor/format';
@@ -24,6 +26,9 @@ import { ReportPanels, type ReportPanel } from './panel';
 import { errorMessage, redact } from './redact';
 import { progressIncrement, progressMessage, summaryMessage, UNTRUSTED_MESSAGE } from './run-text';
 import { applySettings, readSettings, type CjeSettings } from './settings';
+
+/** A log the extension reads: JSONL, gzip-compressed JSONL or CSV. */
+const LOG_FILE = /\.(?:jsonl|jsonl\.gz|csv|csv\.gz)$/i;
 
 /** SecretStorage key of a secret that would otherwise come from the environment variable `name`. */
 export function secretKey(name: string): string {
@@ -68,8 +73,8 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
   async function pickLog(uri: unknown): Promise<vscode.Uri | undefined> {
     if (uri instanceof vscode.Uri) return uri;
     const active = vscode.window.activeTextEditor?.document.uri;
-    if (active && /\.jsonl$/i.test(active.fsPath)) return active;
-    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'JSON Lines': ['jsonl'] }, openLabel: 'Score with CJE' });
+    if (active && LOG_FILE.test(active.fsPath)) return active;
+    const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Logs: ['jsonl', 'gz', 'csv'] }, openLabel: 'Score with CJE' });
     return picked?.[0];
   }
 
@@ -117,7 +122,7 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
   }
 
   /** The behavior policy of a log's config, found without asking (for the log's hover). */
-  function behaviorOf(logFile: string): { behavior?: string; missing?: string } {
+  function behaviorOf(logFile: string): { behavior?: string; missing?: string; fields?: FieldMap } {
     const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(logFile))?.uri.fsPath;
     const remembered = context.workspaceState.get<string>(rememberKey(logFile, folder));
     const found = discoverConfig({ logFile, workspaceFolder: folder, remembered, exists: (f) => fs.existsSync(f) });
@@ -130,14 +135,14 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     }
     const parsed = parseConfig(text.replace(/^\uFEFF/, ''), found.file);
     if (!parsed.config) return { missing: `${vscode.workspace.asRelativePath(found.file)} has errors` };
-    return { behavior: parsed.config.behavior };
+    return { behavior: parsed.config.behavior, fields: parsed.config.fields };
   }
 
   async function score(arg?: unknown): Promise<ScoreRunSummary | undefined> {
     const uri = await pickLog(arg);
     if (!uri) return undefined;
-    if (uri.scheme !== 'file' || !/\.jsonl$/i.test(uri.fsPath) || isScoresFile(uri.fsPath)) {
-      void vscode.window.showErrorMessage(`CJE: "Score with CJE" scores a .jsonl log on disk; ${path.basename(uri.fsPath)} is not one${isScoresFile(uri.fsPath) ? ' (it is a scores file: open the diagnostics panel on it)' : ''}.`);
+    if (uri.scheme !== 'file' || !LOG_FILE.test(uri.fsPath) || isScoresFile(uri.fsPath)) {
+      void vscode.window.showErrorMessage(`CJE: "Score with CJE" scores a log on disk (.jsonl, .jsonl.gz or .csv); ${path.basename(uri.fsPath)} is not one${isScoresFile(uri.fsPath) ? ' (it is a scores file: open the diagnostics panel on it)' : ''}.`);
       return undefined;
     }
     const logFile = uri.fsPath;
@@ -325,6 +330,40 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     return report;
   }
 
+  /** "CJE: Export Scores": a log's scores as a cje-eval log, a weights CSV or log-weights for PSIS (src/core/export.ts). */
+  async function exportCommand(arg?: unknown, formatArg?: unknown): Promise<ExportSummary | undefined> {
+    const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+    const logUri = uri && LOG_FILE.test(uri.fsPath) && !isScoresFile(uri.fsPath) ? uri : (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Logs: ['jsonl', 'gz', 'csv'] }, openLabel: 'Export its scores' }))?.[0];
+    if (!logUri) return undefined;
+    const logFile = logUri.fsPath;
+    const scores = defaultScoresPath(logFile);
+    if (!fs.existsSync(scores)) throw new Error(`${path.basename(logFile)} has no scores file (${path.basename(scores)}): score it first`);
+    const configFile = await chooseConfig(logFile, true);
+    if (!configFile) return undefined;
+    const parsed = parseConfig(configText(configFile).replace(/^\uFEFF/, ''), configFile);
+    if (!parsed.config) throw new Error(`${vscode.workspace.asRelativePath(configFile)} has errors: fix them first`);
+    let format = typeof formatArg === 'string' && (EXPORT_FORMATS as readonly string[]).includes(formatArg) ? (formatArg as ExportFormat) : undefined;
+    if (!format) {
+      const what: Record<ExportFormat, string> = {
+        cje: 'the log with the rescored log-probs, for cje-eval (IPS, DR)',
+        'weights-csv': 'one row per record: log-weight, weight, self-normalised weight per target',
+        arviz: 'log-weights per target for arviz.psislw / loo::psis',
+      };
+      const pick = await vscode.window.showQuickPick(EXPORT_FORMATS.map((f) => ({ label: f, description: what[f] })), { title: `CJE: export the scores of ${path.basename(logFile)} as` });
+      if (!pick) return undefined;
+      format = pick.label as ExportFormat;
+    }
+    const out = defaultExportPath(logFile, format);
+    const summary = await exportScores({ log: logFile, scores, config: parsed.config, format, out, onIssue: (i) => log(formatIssue(i)) });
+    log(`cje export ${logFile} --format ${format} --config ${configFile}: ${summary.items} item(s) to ${out}`);
+    for (const line of nullLines(summary)) log(`  ${line}`);
+    const nulls = summary.nulls.reduce((n, c) => n + c.failed + c.suspect + c.missing, 0);
+    const text = `CJE: wrote ${vscode.workspace.asRelativePath(out)} (${summary.items} items${nulls ? `; ${nulls} log-prob(s) null: failed, suspect or not scored, see the CJE output` : ''}).`;
+    if (nulls) void vscode.window.showWarningMessage(text);
+    else void vscode.window.showInformationMessage(text);
+    return summary;
+  }
+
   async function setKey(): Promise<void> {
     const key = await vscode.window.showInputBox({
       title: 'CJE: Fireworks API key',
@@ -368,6 +407,7 @@ export function activate(context: vscode.ExtensionContext): CjeApi {
     cmd('cje.openPanel', openPanel),
     cmd('cje.setFireworksApiKey', setKey),
     cmd('cje.checkEndpoints', checkEndpoints),
+    cmd('cje.exportScores', exportCommand),
     // The run's progress lives in its notification: the notification centre shows it again when it was hidden.
     cmd('cje.showProgress', () => vscode.commands.executeCommand('notifications.showList')),
     logs,

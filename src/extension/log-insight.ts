@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { DEFAULT_PROBLEM_LIMIT, logFileProblems, logTextProblems, type LogProblems } from '../core/log-problems';
+import type { FieldMap } from '../core/field-map';
 import { readLogLines } from '../core/log-reader';
 import { lineWeights, ScoreIndex } from '../core/score-index';
 import { defaultScoresPath } from '../core/score-store';
@@ -22,7 +23,7 @@ const DISK_DEBOUNCE_MS = 1000;
 
 export interface LogInsightOptions {
   /** The behavior policy of a log (from its config), or why there is none. */
-  behaviorOf(logFile: string): { behavior?: string; missing?: string };
+  behaviorOf(logFile: string): { behavior?: string; missing?: string; fields?: FieldMap };
   log(line: string): void;
 }
 
@@ -112,7 +113,7 @@ export class LogInsight implements vscode.Disposable {
     if (doc?.isDirty) return this.checkDocument(doc);
     const stale = this.begin(file);
     const t0 = Date.now();
-    const found = await logFileProblems(file, { cancelled: stale });
+    const found = await logFileProblems(file, { cancelled: stale, fields: this.opts.behaviorOf(file).fields });
     if (stale()) return undefined;
     this.show(uri, found, (Date.now() - t0) / 1000, 'disk');
     return found;
@@ -125,7 +126,7 @@ export class LogInsight implements vscode.Disposable {
     const stale = this.begin(file);
     const t0 = Date.now();
     const version = doc.version;
-    const found = await logTextProblems(file, doc.getText(), { cancelled: () => stale() || doc.version !== version });
+    const found = await logTextProblems(file, doc.getText(), { cancelled: () => stale() || doc.version !== version, fields: this.opts.behaviorOf(file).fields });
     if (stale() || doc.version !== version) return undefined;
     this.show(doc.uri, found, (Date.now() - t0) / 1000, 'editor');
     return found;
@@ -191,7 +192,7 @@ export class LogInsight implements vscode.Disposable {
     if (!text.trim()) return undefined;
     const scores = index.at(lineNo);
     let recordId: string | undefined;
-    for await (const item of readLogLines(doc.uri.fsPath, [{ line: lineNo, text, bytes: Buffer.byteLength(text), unterminated: false, offset: 0 }])) {
+    for await (const item of readLogLines(doc.uri.fsPath, [{ line: lineNo, text, bytes: Buffer.byteLength(text), unterminated: false, offset: 0 }], { fields: this.opts.behaviorOf(doc.uri.fsPath).fields })) {
       if (item.kind === 'record') recordId = item.record.id;
       break;
     }

@@ -46,7 +46,7 @@ describe('CJE extension in a real VS Code', function () {
 
   it('registers its commands and contributes .jsonl-only menus', async () => {
     const cmds = await vscode.commands.getCommands(true);
-    for (const c of ['cje.score', 'cje.openPanel', 'cje.setFireworksApiKey']) assert.ok(cmds.includes(c), c);
+    for (const c of ['cje.score', 'cje.openPanel', 'cje.setFireworksApiKey', 'cje.exportScores']) assert.ok(cmds.includes(c), c);
     const pkg = vscode.extensions.getExtension(EXT_ID)!.packageJSON as { contributes: { menus: Record<string, { command: string; when?: string }[]> } };
     const explorer = pkg.contributes.menus['explorer/context'].find((m) => m.command === 'cje.score');
     assert.match(explorer!.when!, /resourceExtname == \.jsonl/);
@@ -143,6 +143,20 @@ describe('CJE extension in a real VS Code', function () {
     assert.equal(s.failed, 0);
     assert.ok(s.skipped >= 60, `skipped ${s.skipped}`);
     assert.equal(fs.readFileSync(scores, 'utf8'), before);
+  });
+
+  it('"Export Scores" writes the weights table of the scored log beside it (one row per record)', async () => {
+    const out = path.join(WS, 'logs', 'arena.weights.csv');
+    fs.rmSync(out, { force: true });
+    const s = await vscode.commands.executeCommand<{ items: number; out: string; nulls: { failed: number; suspect: number; missing: number }[] }>('cje.exportScores', log, 'weights-csv');
+    assert.ok(s, 'a summary');
+    assert.equal(s.out, out);
+    assert.equal(s.items, 30);
+    assert.ok(s.nulls.every((n) => n.failed + n.missing === 0), JSON.stringify(s.nulls));
+    const rows = fs.readFileSync(out, 'utf8').trim().split('\n');
+    assert.equal(rows.length, 31);
+    assert.match(rows[0], /^id,line,judge_score,log_weight\./);
+    fs.rmSync(out, { force: true });
   });
 
   it("shows a scored log's bad lines as Problems with log-reader's words, and follows unsaved edits", async () => {

@@ -29,12 +29,13 @@ async function cje(...argv: string[]): Promise<{ code: number; out: string; err:
 
 /** Each command's options as the README documents them, written apart from the command table. */
 const OPTIONS: Record<string, string[]> = {
-  score: ['--config CONFIG', '--out FILE', '--policy NAME ...', '--json', '--quiet', '--max-line-bytes N', '--dry-run'],
-  report: ['--log LOG', '--config CONFIG', '--behavior NAME', '--identical TARGET=BEHAVIOR ...', '--out FILE', '--json FILE', '--token-records N', '--bootstrap B', '--quiet'],
-  lint: ['--json', '--fix', '--no-tokenizers'],
+  score: ['--config CONFIG', '--out FILE', '--policy NAME ...', '--json', '--quiet', '--max-line-bytes N', '--dry-run', '--field NAME=PATH ...'],
+  report: ['--log LOG', '--config CONFIG', '--behavior NAME', '--identical TARGET=BEHAVIOR ...', '--out FILE', '--json FILE', '--token-records N', '--bootstrap B', '--quiet', '--field NAME=PATH ...'],
+  export: ['--config CONFIG', '--scores FILE', '--out FILE', '--field NAME=PATH ...', '--json', '--quiet'],
+  lint: ['--json', '--fix', '--no-tokenizers', '--log LOG ...'],
   worker: ['--port N', '--device auto|cpu|cuda', '--dtype fp32|fp16|q8', '--max-batch-tokens N', '--exit-with-stdin'],
 };
-const REQUIRED: Record<string, string[]> = { worker: ['--model DIR'] };
+const REQUIRED: Record<string, string[]> = { worker: ['--model DIR'], export: ['--format FORMAT'] };
 
 describe('cje: help, version and typos', () => {
   for (const name of Object.keys(OPTIONS)) {
@@ -90,7 +91,7 @@ describe('cje: help, version and typos', () => {
   it('unknown commands and options get a "did you mean", in one line, exit 2', async () => {
     assert.deepEqual(await cje('scroe', 'x.jsonl'), { code: 2, out: '', err: 'cje: unknown command "scroe"; did you mean score? (cje --help lists them)\n' });
     assert.deepEqual(await cje('lnit'), { code: 2, out: '', err: 'cje: unknown command "lnit"; did you mean lint? (cje --help lists them)\n' });
-    assert.deepEqual(await cje('frobnicate'), { code: 2, out: '', err: 'cje: unknown command "frobnicate"; the commands are score, report, doctor, lint, worker (cje --help lists them)\n' });
+    assert.deepEqual(await cje('frobnicate'), { code: 2, out: '', err: 'cje: unknown command "frobnicate"; the commands are score, report, export, doctor, lint, worker (cje --help lists them)\n' });
     assert.deepEqual(await cje('score', 'x.jsonl', '--confg', 'c.json'), { code: 2, out: '', err: 'cje score: unknown option --confg; did you mean --config?\n' });
     assert.deepEqual(await cje('report', 'x.jsonl', '--jsno', 'r.json'), { code: 2, out: '', err: 'cje report: unknown option --jsno; did you mean --json?\n' });
     assert.deepEqual(await cje('worker', '--modle', 'm'), { code: 2, out: '', err: 'cje worker: unknown option --modle; did you mean --model?\n' });

@@ -8,6 +8,7 @@ import { configSchemaRule } from './rules/config-schema';
 import { customTemplateFormatRule } from './rules/custom-template-format';
 import { doubleBosRule } from './rules/double-bos';
 import { endOfTurnConsistencyRule } from './rules/end-of-turn-consistency';
+import { fieldsInLogRule } from './rules/fields-in-log';
 import { identicalFingerprintsRule } from './rules/identical-fingerprints';
 import { localModelFolderRule } from './rules/local-model-folder';
 import { keyTrustRule } from './rules/key-trust';
@@ -34,6 +35,7 @@ export const LINT_RULES: readonly LintRule[] = [
   keyTrustRule,
   identicalFingerprintsRule,
   specialTokensSingleRule,
+  fieldsInLogRule,
 ];
 
 /** Every code with its severity and summary, for docs and the extension. */

@@ -51,4 +51,6 @@ export interface LintOptions {
   baseDir?: string;
   /** Only these codes (all when absent). */
   only?: string[];
+  /** Logs whose first records the `fields` mapping is checked against (CJE090); default: the logs beside the config. */
+  logs?: string[];
 }
