@@ -1,7 +1,7 @@
 import { emptyVerdicts, endpointKey, type EndpointProfile } from '../core/endpoint-profile';
 import { policyDefaults } from '../core/config';
 import { policyTemplate } from '../core/policy-template';
-import { resolveEndpoint, envSecrets, type SecretLookup } from '../core/providers';
+import { primaryBaseURL, resolveEndpoint, envSecrets, type SecretLookup } from '../core/providers';
 import type { CjeConfig, PolicyConfig } from '../core/types';
 import { probeEndpoint, type ProbePolicy } from './probes';
 
@@ -39,7 +39,8 @@ export async function runDoctor(config: CjeConfig, opts: DoctorOptions = {}): Pr
   const endpoints: EndpointProfile[] = [];
   for (const { policy, members } of groups.values()) {
     const names = members.map((m) => m.name);
-    let baseURL = policy.baseURL ?? '';
+    // A replica list is probed at its first entry: the replicas serve one model; scoring marks a failing one down.
+    let baseURL = primaryBaseURL(policy) ?? '';
     let apiKey: string | undefined;
     try {
       if (policy.provider === 'local' && !policy.baseURL) {
