@@ -161,7 +161,7 @@ export function parseConfig(text: string, file = 'cje.config.json'): LoadedConfi
     const m = ajvMessage(e, value);
     if (chatOnlyPaths.has(dottedPath(m.path))) continue;
     const dotted = dottedPath(m.path);
-    if (baseURLPaths.some((b) => dotted === b || dotted.startsWith(b + '.'))) continue;
+    if (baseURLPaths.some((b) => dotted === b || dotted.startsWith(b + '.') || dotted.startsWith(b + '['))) continue;
     add(m.path, m.message, m.onKey);
   }
   if (problems.length) return { file, config: null, problems };
