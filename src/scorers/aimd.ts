@@ -1,6 +1,6 @@
 // Adaptive concurrency for one backend: how many requests may be in flight
 // now. AIMD, as TCP does it: start at the ceiling (the policy's concurrency ×
-// replicas), halve on a 429 or when latency rises well above the best seen
+// replicas), halve on a 429 or when latency rises well above the best seen (3×)
 // (requests queue in the server instead of running), grow back by one per
 // window of answers while neither happens. At most one halving per window:
 // the answers to requests sent before a halving say nothing about the new limit.
@@ -16,8 +16,10 @@ export interface AdaptiveLimitOptions {
   initial?: number;
   /** Never below this (default 1). */
   floor?: number;
-  /** Latency above this many times the best seen counts as rising (default 2). */
+  /** Latency above this many times the best seen counts as rising (default 3)… */
   latencyTolerance?: number;
+  /** …and above the best by at least this much, in ms (default 50). */
+  latencyMarginMs?: number;
   /** The longest pause a hint may impose, in ms (default 60 s). */
   maxPauseMs?: number;
   now?: () => number;
@@ -78,6 +80,7 @@ export class AdaptiveLimit {
   private best = Infinity;
   private recent: number | undefined;
   private readonly tolerance: number;
+  private readonly marginMs: number;
   private readonly maxPauseMs: number;
   private readonly now: () => number;
   private readonly counts = { rateLimited: 0, decreases: 0 };
@@ -88,7 +91,8 @@ export class AdaptiveLimit {
     this.ceilingValue = Math.max(1, Math.floor(opts.ceiling));
     this.floor = Math.max(1, Math.min(opts.floor ?? 1, this.ceilingValue));
     this.value = Math.min(this.ceilingValue, Math.max(this.floor, opts.initial ?? this.ceilingValue));
-    this.tolerance = opts.latencyTolerance ?? 2;
+    this.tolerance = opts.latencyTolerance ?? 3;
+    this.marginMs = opts.latencyMarginMs ?? 50;
     this.maxPauseMs = opts.maxPauseMs ?? 60_000;
     this.now = opts.now ?? Date.now;
     this.lowest = this.highest = this.limit;
@@ -162,7 +166,10 @@ export class AdaptiveLimit {
 
   private free(): boolean {
     const now = this.now();
-    if (now < this.pausedUntil) return false;
+    if (now < this.pausedUntil) {
+      this.pauseUntil(this.pausedUntil);
+      return false;
+    }
     if (this.budget !== Infinity && now >= this.budgetUntil) this.budget = Infinity;
     if (this.budget <= 0) {
       this.pauseUntil(this.budgetUntil);
@@ -176,16 +183,21 @@ export class AdaptiveLimit {
   }
 
   private pauseUntil(t: number): void {
-    if (t <= this.pausedUntil) return;
-    this.pausedUntil = t;
+    if (t > this.pausedUntil) this.pausedUntil = t;
+    // Timers and the wall clock do not agree to the millisecond: a timer that fired a little early
+    // leaves the pause on, and must be armed again, or its waiters would wait for ever.
+    if (this.pauseTimer && this.timerAt >= this.pausedUntil) return;
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.timerAt = this.pausedUntil;
     this.pauseTimer = setTimeout(() => {
       this.pauseTimer = undefined;
       this.wake();
-    }, Math.max(0, t - this.now()));
+    }, Math.max(1, this.pausedUntil - this.now() + 1));
     // Held (ref'd) only while requests wait on it: a finished run must not linger for a pause nobody needs.
     if (!this.waiters.length) this.pauseTimer.unref();
   }
+
+  private timerAt = 0;
 
   private settle(seq: number, o: Outcome): void {
     if (o.kind === 'rate-limited') {
@@ -197,7 +209,10 @@ export class AdaptiveLimit {
     const lat = o.latencyMs;
     this.recent = this.recent === undefined ? lat : this.recent * 0.8 + lat * 0.2;
     if (lat < this.best) this.best = lat;
-    if (this.recent > this.best * this.tolerance && this.recent - this.best > 5) {
+    // Both a ratio and a margin: a 10 ms loopback answer jittering to 30 ms on a busy client is noise,
+    // a server whose answers went from 200 ms to 800 ms is queueing them. Batching servers (vLLM) get
+    // slower per request as they fill while their throughput still grows, hence a tolerance well above 1.
+    if (this.recent > this.best * this.tolerance && this.recent - this.best > this.marginMs) {
       if (this.decrease(seq)) {
         // The best latency may have been a lucky one: let it drift up so one fast answer does not pin the limit low.
         this.best = Math.min(this.recent, this.best * 1.5);

@@ -6,30 +6,12 @@ import { parseConfig } from '../../src/core/config';
 import { policyFingerprint } from '../../src/core/fingerprint';
 import { policyTemplate } from '../../src/core/policy-template';
 import { runScoring } from '../../src/core/score-run';
-import type { CjeConfig, PolicyConfig, RenderedPrompt } from '../../src/core/types';
-import type { SpanResult } from '../../src/core/span';
+import type { CjeConfig, PolicyConfig } from '../../src/core/types';
 import { CompletionsScorer } from '../../src/scorers/completions';
 import { completionsScorerFactory } from '../../src/scorers/make-scorer';
 import { ReplicaPool } from '../../src/scorers/replicas';
 import { startLoadServer, type LoadServer } from '../support/load-server';
-
-/** A flat prompt whose response starts at a word. */
-export function rendered(i: number): RenderedPrompt {
-  const prompt = `Question number ${i}: what is ${i} plus ${i}?`;
-  const text = `${prompt} The answer is ${2 * i}.`;
-  return { text, responseStart: prompt.length, responseEnd: text.length, scoredEnd: text.length, template: 'raw' };
-}
-
-/** Sends `n` one-prompt batches, keeping scorer.maxInFlight of them in flight (what the pipeline does). */
-export async function drive(scorer: CompletionsScorer, n: number, signal?: AbortSignal): Promise<SpanResult[]> {
-  const out: SpanResult[] = new Array(n);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < n; i = next++) [out[i]] = await scorer.scoreBatch([{ rendered: rendered(i) }], signal);
-  };
-  await Promise.all(Array.from({ length: scorer.maxInFlight }, worker));
-  return out;
-}
+import { drive, rendered } from '../support/drive-scorer';
 
 describe('replica pool (least outstanding work, marked down with doubling time-outs)', () => {
   it('sends each request to the replica with the least work outstanding, ties to the one that served least', () => {
