@@ -207,7 +207,8 @@ export class AdaptiveLimit {
     }
     if (o.kind !== 'ok') return;
     const lat = o.latencyMs;
-    this.recent = this.recent === undefined ? lat : this.recent * 0.8 + lat * 0.2;
+    // A slow average (weight 0.1): a few late answers (a busy client, a GC pause) are not a trend.
+    this.recent = this.recent === undefined ? lat : this.recent * 0.9 + lat * 0.1;
     if (lat < this.best) this.best = lat;
     // Both a ratio and a margin: a 10 ms loopback answer jittering to 30 ms on a busy client is noise,
     // a server whose answers went from 200 ms to 800 ms is queueing them. Batching servers (vLLM) get

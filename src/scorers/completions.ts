@@ -246,8 +246,11 @@ export class CompletionsScorer implements Scorer {
           continue;
         }
         if (attempt >= this.maxRetries) throw e;
-        const wait = retryDelay(e, attempt++);
+        let wait = retryDelay(e, attempt++);
         if (wait === undefined) throw e;
+        // A 429 that names no wait: the halved limit already slows every request down, so this one
+        // needs only a short pause (a long one would leave it behind the run, a tail of seconds).
+        if (kind === 'rate-limited' && wait.asked === undefined) wait = { ms: Math.min(wait.ms, 250 * 2 ** Math.min(attempt, 3)) };
         if (wait.asked !== undefined && wait.asked > wait.ms) this.opts.onWait?.(`the server asked to wait ${Math.round(wait.asked / 1000)} s; waiting ${Math.round(wait.ms / 1000)} s (the cap) before retrying`);
         // A Retry-After is waited in acquire (the pause above); other failures back off here. Both end at once on Ctrl-C.
         if (kind !== 'rate-limited' || wait.asked === undefined) await sleep(wait.ms, signal);

@@ -42,6 +42,40 @@ export interface LoadServerOptions {
   /** Answer every completions request with this failure. */
   fail?: '503' | 'drop';
   seed?: number;
+  /**
+   * How answers are made. 'toy' (default): the toy model's echo, as the other test
+   * servers give it. 'words': one token per word (with its leading space) and
+   * log-probs from a hash: the same JSON shape at a fraction of the server's CPU,
+   * so that a benchmark's backend time is the emulated latency, not the toy model.
+   */
+  answers?: 'toy' | 'words';
+}
+
+/** The echo of `prompts` with one token per word: cheap to make, the shape of a real answer. */
+export function wordEcho(model: string, prompts: string[], logprobs: number | null) {
+  let total = 0;
+  const choices = prompts.map((text, index) => {
+    const tokens = text.match(/\s*\S+|\s+/g) ?? [];
+    total += tokens.length;
+    const lps: (number | null)[] = [];
+    const offs: number[] = [];
+    let at = 0;
+    let h = 2166136261;
+    for (const t of tokens) {
+      offs.push(at);
+      at += t.length;
+      for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t.charCodeAt(i), 16777619);
+      lps.push(-((h >>> 0) % 5000) / 1000 - 0.01);
+    }
+    lps[0] = null;
+    return {
+      index,
+      text,
+      logprobs: logprobs === null ? null : { tokens, token_logprobs: lps, top_logprobs: lps.map((lp, i) => (lp === null ? null : { [tokens[i]]: lp })), text_offset: offs },
+      finish_reason: 'length',
+    };
+  });
+  return { id: 'cmpl-words', object: 'text_completion', created: Math.floor(Date.now() / 1000), model, choices, usage: { prompt_tokens: total, completion_tokens: 0, total_tokens: total } };
 }
 
 export interface LoadServerCounters {
@@ -155,7 +189,9 @@ export function startLoadServer(opts: LoadServerOptions = {}): Promise<LoadServe
     }
     await enter();
     try {
-      const tokens = valid.prompts.reduce((n, p) => n + promptTokens(tokenizer, p).length, 0);
+      const words = opts.answers === 'words';
+      const answer = words ? wordEcho(valid.model, valid.prompts, valid.logprobs) : buildCompletionResponse(valid, { maxLogprobs: 20 }, tokenizer);
+      const tokens = words ? answer.usage.prompt_tokens : valid.prompts.reduce((n, p) => n + promptTokens(tokenizer, p).length, 0);
       counters.prompts += valid.prompts.length;
       counters.promptTokens += tokens;
       const lo = opts.latencyMs ?? 0;
@@ -166,7 +202,6 @@ export function startLoadServer(opts: LoadServerOptions = {}): Promise<LoadServe
       const start = Math.max(now, computeFree);
       computeFree = start + compute;
       counters.computeBusyMs += compute;
-      const answer = buildCompletionResponse(valid, { maxLogprobs: 20 }, tokenizer);
       const wait = Math.max(fixed, computeFree - now) - (performance.now() - now);
       if (wait > 0) await sleep(wait);
       counters.served++;
@@ -217,6 +252,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       case '--window-ms': o.windowMs = n; break;
       case '--hints': o.hints = v as LoadServerOptions['hints']; break;
       case '--seed': o.seed = n; break;
+      case '--answers': o.answers = v as LoadServerOptions['answers']; break;
       default:
         process.stderr.write(`unknown option ${k}\n`);
         process.exit(2);

@@ -83,13 +83,14 @@ describe('adaptive limit (AIMD)', () => {
     const l = new AdaptiveLimit({ ceiling: 16, now: () => 0 });
     for (let i = 0; i < 10; i++) (await l.acquire()).done({ kind: 'ok', latencyMs: 20 });
     assert.equal(l.limit, 16);
-    // Halving needs the moving average (weight 0.2) above 3 × 20 ms and 50 ms above 20 ms.
-    // Answers of 40 ms never get there (the average tends to 40); of 200 ms: 20 → 56 → 84.8, the second one.
+    // Halving needs the moving average (weight 0.1) above 3 × 20 ms and 50 ms above 20 ms.
+    // Answers of 40 ms never get there (the average tends to 40); of 200 ms: 20 → 38 → 54.2 → 68.78
+    // (over 60 but only 48.78 above 20) → 81.902, the fourth one.
     for (let i = 0; i < 30; i++) (await l.acquire()).done({ kind: 'ok', latencyMs: 40 });
     assert.equal(l.limit, 16);
     const l2 = new AdaptiveLimit({ ceiling: 16, now: () => 0 });
     for (let i = 0; i < 10; i++) (await l2.acquire()).done({ kind: 'ok', latencyMs: 20 });
-    (await l2.acquire()).done({ kind: 'ok', latencyMs: 200 });
+    for (let i = 0; i < 3; i++) (await l2.acquire()).done({ kind: 'ok', latencyMs: 200 });
     assert.equal(l2.limit, 16);
     (await l2.acquire()).done({ kind: 'ok', latencyMs: 200 });
     assert.equal(l2.limit, 8);
