@@ -21,7 +21,7 @@ async function main() {
     let next = 0;
     let failed = 0;
     await Promise.all(
-      Array.from({ length: scorer.maxInFlight }, async () => {
+      Array.from({ length: scorer.maxInFlight ?? 4 }, async () => {
         for (let i = next++; i < N * SECONDS; i = next++) {
           const [r] = await scorer.scoreBatch([{ rendered: rendered(i) }]);
           if (r.ok) doneAt.push(performance.now() - t0);

@@ -40,7 +40,7 @@ async function scorerAlone() {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: sc.maxInFlight }, async () => {
+    Array.from({ length: sc.maxInFlight ?? 4 }, async () => {
       for (let b = next++; b < REQUESTS; b = next++) {
         const res = await sc.scoreBatch(Array.from({ length: BATCH }, (_, k) => ({ rendered: rendered(b * BATCH + k) })));
         for (const r of res) if (r.ok) tokens += r.value.tokens.length;

@@ -15,7 +15,7 @@ const PER_REPLICA = Number(process.env.BENCH_REQUESTS ?? 120);
 async function throughput(n: number): Promise<{ rps: number; spread: number[] }> {
   const servers = await Promise.all(Array.from({ length: n }, () => startServerProcess({ answers: 'words', capacity: CAPACITY, 'latency-ms': LATENCY_MS })));
   const scorer = new CompletionsScorer({ baseURL: servers.map((s) => s.url), model: 'toy', batchSize: 1, concurrency: CAPACITY });
-  await drive(scorer, scorer.maxInFlight);
+  await drive(scorer, scorer.maxInFlight ?? 4);
   const requests = PER_REPLICA * n;
   const t0 = performance.now();
   const res = await drive(scorer, requests);

@@ -30,8 +30,9 @@ export interface CompletionsScorerOptions {
   /** Hears long waits (a capped Retry-After), for the progress line. */
   onWait?: (message: string) => void;
   /**
-   * Requests in flight per replica at most (the policy's concurrency, default 4).
-   * The scorer keeps itself below that with an adaptive limit (aimd.ts).
+   * Requests in flight per replica at most (the policy's concurrency); maxInFlight
+   * is this × replicas. The scorer keeps itself below that with an adaptive limit
+   * (aimd.ts). Unset: no bound of its own (the caller's holds).
    */
   concurrency?: number;
   /** false: a fixed limit of concurrency × replicas (no halving on 429s or latency). Default true. */
@@ -170,15 +171,16 @@ export class CompletionsScorer implements Scorer {
         }),
       })),
     );
-    this.perReplica = Math.max(1, opts.concurrency ?? 4);
+    // Without a concurrency of its own the caller's bound is the only one (the pipeline's, from the policy).
+    this.perReplica = opts.concurrency === undefined ? 256 : Math.max(1, opts.concurrency);
     const ceiling = this.perReplica * this.pool.size;
     // Not adaptive: a floor at the ceiling pins the limit there.
     this.limiter = new AdaptiveLimit({ ceiling, floor: opts.adaptive === false ? ceiling : 1 });
   }
 
   /** Batches the pipeline may keep in flight: concurrency × replicas; the adaptive limit stays at or below it. */
-  get maxInFlight(): number {
-    return this.perReplica * this.pool.size;
+  get maxInFlight(): number | undefined {
+    return this.opts.concurrency === undefined ? undefined : this.perReplica * this.pool.size;
   }
 
   /** The adaptive limit's state now (for progress lines and benchmarks). */

@@ -19,7 +19,7 @@ export async function drive(scorer: CompletionsScorer, n: number, signal?: Abort
   const worker = async () => {
     for (let i = next++; i < n; i = next++) [out[i]] = await scorer.scoreBatch([{ rendered: make(i) }], signal);
   };
-  await Promise.all(Array.from({ length: scorer.maxInFlight }, worker));
+  await Promise.all(Array.from({ length: scorer.maxInFlight ?? 4 }, worker));
   return out;
 }
 
