@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseConfig } from '../../src/core/config';
+import { keyTrustProblem, resolveEndpoint } from '../../src/core/providers';
 import { policyFingerprint } from '../../src/core/fingerprint';
 import { policyTemplate } from '../../src/core/policy-template';
 import { runScoring } from '../../src/core/score-run';
@@ -158,6 +159,17 @@ describe('baseURL lists in the config and the fingerprint', () => {
       assert.match(problems[0].message, why);
       assert.ok(problems[0].line, 'placed on a line');
     }
+  });
+
+  it('the key goes to every replica, so every one must be trusted with it: the problem names the entry', async () => {
+    const p: PolicyConfig = { provider: 'openai-compatible', model: 'm', template: 'chatml', apiKeyEnv: 'CJE_TEST_KEY', baseURL: ['https://a.example/v1', 'http://b.example/v1'] };
+    const why = keyTrustProblem(p);
+    assert.equal(why?.code, 'plain-http');
+    assert.equal(why?.index, 1);
+    await assert.rejects(resolveEndpoint(p, () => 'sk-secret'), /plain http/);
+    const ok = await resolveEndpoint({ ...p, baseURL: ['https://a.example/v1', 'http://127.0.0.1:8000/v1'] }, () => 'sk-secret');
+    assert.deepEqual(ok.baseURLs, ['https://a.example/v1', 'http://127.0.0.1:8000/v1']);
+    assert.equal(ok.baseURL, 'https://a.example/v1');
   });
 
   it('a list fingerprints as its first entry: adding replicas after it keeps the fingerprint, another first one changes it', () => {
