@@ -15,13 +15,13 @@ import type { CjeConfig, RenderedPrompt } from '../src/core/types';
 import { CompletionsScorer } from '../src/scorers/completions';
 import { fmt, startServerProcess } from './load-servers';
 
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 40);
 const BATCH = 8;
 const CONCURRENCY = 8;
 
 const words = (i: number, n: number) => Array.from({ length: n }, (_, k) => `word${(i * 7 + k * 13) % 997}`).join(' ');
-// A response of about 300 tokens after a prompt of about 60 (toy tokenizer: a word and its digits are a few tokens).
-const record = (i: number) => ({ prompt: `Question ${i}: ${words(i, 20)}?`, response: `Answer ${i}: ${words(i + 1, 100)}.` });
+// A typical record: a prompt of about 150 tokens and a response of about 300 (the load server's answers: one token a word).
+const record = (i: number) => ({ prompt: `Question ${i}: ${words(i, 150)}?`, response: `Answer ${i}: ${words(i + 1, 300)}.` });
 
 function rendered(i: number): RenderedPrompt {
   const r = record(i);
@@ -86,7 +86,7 @@ async function throughPipeline() {
 }
 
 async function main() {
-  console.log(`client overhead: ${REQUESTS} requests of ${BATCH} prompts (≈25 prompt + ≈100 response word-tokens each), concurrency ${CONCURRENCY};`);
+  console.log(`client overhead: ${REQUESTS} requests of ${BATCH} prompts (≈150 prompt + ≈300 response tokens each), concurrency ${CONCURRENCY};`);
   console.log('  backend in its own process: 20–50 ms per request + a compute time per prompt token on one line, 64 at once');
   console.log('  (20 µs/token ≈ 50,000 tokens/s: plain prefill of an 8B model on one H100; 100 µs: the echo with prompt log-probs, or a 70B model)');
   for (const us of (process.env.BENCH_PER_TOKEN_US ?? '20,100').split(',').map(Number)) {
