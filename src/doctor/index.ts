@@ -39,8 +39,11 @@ export async function runDoctor(config: CjeConfig, opts: DoctorOptions = {}): Pr
   const endpoints: EndpointProfile[] = [];
   for (const { policy, members } of groups.values()) {
     const names = members.map((m) => m.name);
-    // A replica list is probed at its first entry: the replicas serve one model; scoring marks a failing one down.
+    // cje doctor probes every replica of a baseURL list, each in its own profile: replicas started
+    // with other flags (prefix caching, dtype) differ, and this is where to see it. (The probes before
+    // a run ask the first only.)
     let baseURL = primaryBaseURL(policy) ?? '';
+    let replicas: string[] = [];
     let apiKey: string | undefined;
     try {
       if (policy.provider === 'local' && !policy.baseURL) {
@@ -49,19 +52,22 @@ export async function runDoctor(config: CjeConfig, opts: DoctorOptions = {}): Pr
       } else {
         const ep = await resolveEndpoint(policy, opts.secrets ?? envSecrets);
         baseURL = ep.baseURL;
+        replicas = ep.baseURLs.slice(1);
         apiKey = ep.apiKey;
       }
     } catch (e) {
       endpoints.push(unreachable(policy, baseURL, names, (e as Error).message));
       continue;
     }
-    opts.onEndpoint?.({ baseURL, model: policy.model, policies: names });
-    endpoints.push(
-      await probeEndpoint(
-        { provider: policy.provider, baseURL, model: policy.model, apiKey, timeoutMs: Math.min(policyDefaults(policy).timeoutMs, 30000), policies: members },
-        { full: opts.full ?? true, signal: opts.signal },
-      ),
-    );
+    for (const url of [baseURL, ...replicas]) {
+      opts.onEndpoint?.({ baseURL: url, model: policy.model, policies: names });
+      endpoints.push(
+        await probeEndpoint(
+          { provider: policy.provider, baseURL: url, model: policy.model, apiKey, timeoutMs: Math.min(policyDefaults(policy).timeoutMs, 30000), policies: members },
+          { full: opts.full ?? true, signal: opts.signal },
+        ),
+      );
+    }
   }
   return { endpoints };
 }

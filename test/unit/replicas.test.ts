@@ -11,6 +11,8 @@ import type { CjeConfig, PolicyConfig } from '../../src/core/types';
 import { CompletionsScorer } from '../../src/scorers/completions';
 import { completionsScorerFactory } from '../../src/scorers/make-scorer';
 import { ReplicaPool } from '../../src/scorers/replicas';
+import { runDoctor } from '../../src/doctor';
+import { startVllm } from '../support/emulations';
 import { startLoadServer, type LoadServer } from '../support/load-server';
 import { drive, rendered } from '../support/drive-scorer';
 
@@ -63,9 +65,9 @@ describe('replicas against real loopback servers', function () {
     return s;
   };
 
-  it('spreads by outstanding work: a replica three times slower gets fewer requests, and the numbers are those of one server', async () => {
-    const fast = await start({ latencyMs: 10 });
-    const slow = await start({ latencyMs: 30 });
+  it('spreads by outstanding work: a replica twelve times slower gets fewer requests, and the numbers are those of one server', async () => {
+    const fast = await start({ latencyMs: 5 });
+    const slow = await start({ latencyMs: 60 });
     const alone = await start({});
     const both = new CompletionsScorer({ baseURL: [slow.baseURL, fast.baseURL], model: 'toy', batchSize: 1, concurrency: 2, adaptive: false });
     assert.equal(both.maxInFlight, 4);
@@ -74,7 +76,7 @@ describe('replicas against real loopback servers', function () {
     assert.ok(res.every((r) => r.ok), JSON.stringify(res.find((r) => !r.ok)));
     assert.deepEqual(res.map((r) => r.ok && r.value.logprob), ref.map((r) => r.ok && r.value.logprob));
     assert.equal(fast.counters.served + slow.counters.served, 60);
-    // With 4 in flight over both, the fast one frees its slots three times as often.
+    // With 4 in flight over both, the fast one frees its slots far more often (twelve times on an idle machine).
     assert.ok(fast.counters.served > slow.counters.served * 1.5, `fast ${fast.counters.served}, slow ${slow.counters.served}`);
     assert.ok(slow.counters.served >= 5, `the slow replica still works: ${slow.counters.served}`);
   });
@@ -103,6 +105,19 @@ describe('replicas against real loopback servers', function () {
     assert.match(!r.ok ? r.error : '', /HTTP 503/);
     // One failover (a → b) and one retry: three requests in all.
     assert.equal(a.counters.requests + b.counters.requests, 3);
+  });
+
+  it('cje doctor probes every replica of a list, each in its own profile: a replica that answers 503 is named', async () => {
+    const good = await startVllm({ chat: 'llama3' });
+    const bad = await start({ fail: '503' });
+    try {
+      const r = await runDoctor({ behavior: 'base', policies: { base: { provider: 'openai-compatible', baseURL: [good.url, bad.baseURL], model: 'toy-model', template: 'llama3' } } }, { full: false });
+      assert.deepEqual(r.endpoints.map((e) => e.baseURL), [good.url, bad.baseURL]);
+      assert.deepEqual(r.endpoints[0].blockers, []);
+      assert.match(r.endpoints[1].blockers.join(' '), /503/);
+    } finally {
+      await good.close();
+    }
   });
 
   it('through runScoring: a baseURL list scores every record; a replica added later keeps the fingerprint, so the rerun resumes', async () => {
