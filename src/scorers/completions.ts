@@ -217,6 +217,7 @@ export class CompletionsScorer implements Scorer {
           .withResponse();
         this.limiter.observe(readRateLimitHints((h) => response.headers.get(h)));
         const parsed = parseEcho(data, prompts, this.maxTokens);
+        if (replica.failures > 0 && this.pool.size > 1) this.opts.onWait?.(`replica ${replica.url} answers again`);
         this.pool.succeeded(replica);
         this.limiter.ceiling = this.perReplica * Math.max(1, this.pool.upCount);
         permit.done({ kind: 'ok', latencyMs: performance.now() - t0 });
@@ -238,6 +239,10 @@ export class CompletionsScorer implements Scorer {
           if (kind === 'replica') {
             this.pool.failed(replica);
             this.limiter.ceiling = this.perReplica * Math.max(1, this.pool.upCount);
+            // Said once per outage, where the user looks: a list with a dead entry scores on, slower.
+            if (this.pool.size > 1 && replica.failures === 1) {
+              this.opts.onWait?.(`replica ${replica.url} failed (${describeError(e)}); its requests go to the other ${this.pool.size - 1} until it answers again`);
+            }
           }
         }
         tried.add(replica);

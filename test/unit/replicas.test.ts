@@ -85,8 +85,12 @@ describe('replicas against real loopback servers', function () {
     it(`a replica that ${fail === '503' ? 'answers 503' : 'closes every connection'} is retried elsewhere and marked down (maxRetries 0: no retry is spent on it)`, async () => {
       const bad = await start({ fail });
       const good = await start({ latencyMs: 5 });
-      const scorer = new CompletionsScorer({ baseURL: [bad.baseURL, good.baseURL], model: 'toy', batchSize: 1, concurrency: 2, maxRetries: 0 });
+      const said: string[] = [];
+      const scorer = new CompletionsScorer({ baseURL: [bad.baseURL, good.baseURL], model: 'toy', batchSize: 1, concurrency: 2, maxRetries: 0, onWait: (m) => said.push(m) });
       const res = await drive(scorer, 40);
+      // Said once, with the replica and why; never the key.
+      assert.equal(said.filter((m) => m.startsWith(`replica ${bad.baseURL} failed`)).length, 1, said.join('\n'));
+      assert.match(said[0], fail === '503' ? /HTTP 503/ : /./);
       assert.ok(res.every((r) => r.ok), JSON.stringify(res.find((r) => !r.ok)));
       assert.equal(good.counters.served, 40);
       // Down 1 s after its first failure: only the requests in flight when it failed, and maybe one probe later, went there.
