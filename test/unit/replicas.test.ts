@@ -12,7 +12,9 @@ import { CompletionsScorer } from '../../src/scorers/completions';
 import { completionsScorerFactory } from '../../src/scorers/make-scorer';
 import { ReplicaPool } from '../../src/scorers/replicas';
 import { runDoctor } from '../../src/doctor';
-import { startVllm } from '../support/emulations';
+import { startTgi, startVllm } from '../support/emulations';
+import { TgiScorer } from '../../src/scorers/tgi';
+import * as net from 'node:net';
 import { startLoadServer, type LoadServer } from '../support/load-server';
 import { drive, rendered } from '../support/drive-scorer';
 
@@ -109,6 +111,28 @@ describe('replicas against real loopback servers', function () {
     assert.match(!r.ok ? r.error : '', /HTTP 503/);
     // One failover (a → b) and one retry: three requests in all.
     assert.equal(a.counters.requests + b.counters.requests, 3);
+  });
+
+  it('TGI replicas: a replica that refuses connections is skipped, the other scores, with the numbers of one server', async () => {
+    const tgi = await startTgi({ prefillLogprobs: true });
+    // A port nobody listens on: connections are refused.
+    const dead = await new Promise<string>((ok) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as net.AddressInfo).port;
+        srv.close(() => ok(`http://127.0.0.1:${port}`));
+      });
+    });
+    try {
+      const both = new TgiScorer({ baseURL: [dead, tgi.url], maxRetries: 0 });
+      const alone = new TgiScorer({ baseURL: tgi.url, maxRetries: 0 });
+      const reqs = [1, 2, 3, 4].map((i) => ({ rendered: rendered(i) }));
+      const a = await both.scoreBatch(reqs);
+      const b = await alone.scoreBatch(reqs);
+      assert.ok(a.every((r) => r.ok), JSON.stringify(a.find((r) => !r.ok)));
+      assert.deepEqual(a.map((r) => r.ok && r.value.logprob), b.map((r) => r.ok && r.value.logprob));
+    } finally {
+      await tgi.close();
+    }
   });
 
   it('cje doctor probes every replica of a list, each in its own profile: a replica that answers 503 is named', async () => {
