@@ -21,7 +21,7 @@ export function completionsScorerFactory(
     onEndpoint?.(name, { baseURL: ep.baseURL, baseURLs: ep.baseURLs, keySource: ep.keySource });
     if (policy.provider === 'tgi') {
       const d = policyDefaults(policy);
-      return new TgiScorer({ baseURL: ep.baseURLs.length > 1 ? ep.baseURLs : ep.baseURL, apiKey: ep.apiKey, maxRetries: d.maxRetries, timeoutMs: d.timeoutMs });
+      return new TgiScorer({ baseURL: ep.baseURLs.length > 1 ? ep.baseURLs : ep.baseURL, apiKey: ep.apiKey, maxRetries: d.maxRetries, timeoutMs: d.timeoutMs, concurrency: d.concurrency });
     }
     return new CompletionsScorer({
       ...(await scorerSettings(policy, opts.baseDir ?? process.cwd())),

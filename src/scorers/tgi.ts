@@ -10,6 +10,8 @@ export interface TgiScorerOptions {
   apiKey?: string;
   maxRetries?: number;
   timeoutMs?: number;
+  /** Requests in flight per replica (the policy's concurrency): maxInFlight is this × replicas. */
+  concurrency?: number;
 }
 
 export const NO_PREFILL =
@@ -78,6 +80,10 @@ export class TgiScorer implements Scorer {
   constructor(private readonly opts: TgiScorerOptions) {
     const urls = Array.isArray(opts.baseURL) ? opts.baseURL : [opts.baseURL];
     this.pool = new ReplicaPool(urls.map((url) => ({ url, client: url })));
+  }
+
+  get maxInFlight(): number | undefined {
+    return this.opts.concurrency === undefined ? undefined : this.opts.concurrency * this.pool.size;
   }
 
   /** Where probes should ask: the first replica (key included, never written anywhere). */
