@@ -39,6 +39,7 @@ export interface Permit {
 
 export interface AdaptiveLimitStats {
   limit: number;
+  ceiling: number;
   inFlight: number;
   rateLimited: number;
   decreases: number;
@@ -115,7 +116,7 @@ export class AdaptiveLimit {
   }
 
   get stats(): AdaptiveLimitStats {
-    return { limit: this.limit, inFlight: this.inFlight, ...this.counts, lowest: this.lowest, highest: this.highest };
+    return { limit: this.limit, ceiling: this.ceilingValue, inFlight: this.inFlight, ...this.counts, lowest: this.lowest, highest: this.highest };
   }
 
   /** Waits (cancellably) for a free slot, a pause the server asked for, and the server's request budget. */

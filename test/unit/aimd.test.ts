@@ -1,4 +1,8 @@
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { AdaptiveLimit, type Permit } from '../../src/scorers/aimd';
 import { CompletionsScorer } from '../../src/scorers/completions';
 import { parseDurationMs, readRateLimitHints, retryAfterMs } from '../../src/scorers/rate-limit-headers';
@@ -150,5 +154,33 @@ describe('adaptive concurrency against a loopback server admitting N requests a 
     assert.ok(refused <= 32, `${refused} 429s`);
     const none = await run('none');
     assert.ok(refused < none.refused, `with hints ${refused} 429s, without ${none.refused}`);
+  });
+});
+
+describe('cje score under a rate limit (the command line, as a child process)', function () {
+  this.timeout(60_000);
+  it('scores everything and says how many 429s came and how far the concurrency went down (the same count the server sent)', async () => {
+    const s = await startLoadServer({ rate: 20, windowMs: 500, latencyMs: 5, hints: 'none' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-aimd-'));
+    try {
+      const log = path.join(dir, 'log.jsonl');
+      fs.writeFileSync(log, Array.from({ length: 30 }, (_, i) => JSON.stringify({ prompt_id: `q${i}`, prompt: `Question ${i}?`, response: `Answer ${i}.` })).join('\n') + '\n');
+      const cfg = path.join(dir, 'cje.config.json');
+      fs.writeFileSync(cfg, JSON.stringify({ behavior: 'base', policies: { base: { provider: 'openai-compatible', baseURL: s.baseURL, model: 'toy', template: 'chatml', batchSize: 1, concurrency: 8, maxRetries: 20 } } }));
+      const child = spawn(process.execPath, [path.resolve(__dirname, '../../../bin/cje.js'), 'score', log, '--config', cfg, '--no-probe'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const code = await new Promise<number | null>((r) => child.once('close', r));
+      assert.equal(code, 0, stderr);
+      const m = /cje score: base: (\d+) × 429; requests in flight went down to (\d+) of 8 \((\d+) halvings\)/.exec(stderr);
+      assert.ok(m, stderr);
+      assert.equal(Number(m[1]), s.counters.rateLimited);
+      assert.ok(s.counters.rateLimited > 0);
+      assert.ok(Number(m[2]) < 8);
+      assert.equal(s.counters.served, 30);
+    } finally {
+      await s.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
