@@ -99,6 +99,13 @@ function failureKind(e: unknown): FailureKind {
   return retryDelay(e, 0) ? 'replica' : 'fatal';
 }
 
+/** The body as the SDK reads it: JSON when the server says so, else the text (which the echo check then refuses). */
+async function readJson(response: Response): Promise<unknown> {
+  const type = response.headers.get('content-type')?.split(';')[0]?.trim() ?? '';
+  if (type.includes('application/json') || type.endsWith('+json')) return response.headers.get('content-length') === '0' ? undefined : response.json();
+  return response.text();
+}
+
 /** Approximate prompt tokens of a request: what "outstanding work" counts per replica. */
 function workOf(prompts: string[] | number[][]): number {
   let w = 0;
@@ -202,7 +209,7 @@ export class CompletionsScorer implements Scorer {
       const replica = this.pool.pick(work, tried);
       const t0 = performance.now();
       try {
-        const { data, response } = await replica.client.completions
+        const response = await replica.client.completions
           .create(
             {
               model: this.opts.model,
@@ -214,13 +221,16 @@ export class CompletionsScorer implements Scorer {
             },
             { signal },
           )
-          .withResponse();
+          .asResponse();
+        // Latency to the answer's headers: the server's time, not the time this process then takes to
+        // read a large body while other answers queue behind it (which is no reason to send fewer).
+        const latencyMs = performance.now() - t0;
         this.limiter.observe(readRateLimitHints((h) => response.headers.get(h)));
-        const parsed = parseEcho(data, prompts, this.maxTokens);
+        const parsed = parseEcho(await readJson(response), prompts, this.maxTokens);
         if (replica.failures > 0 && this.pool.size > 1) this.opts.onWait?.(`replica ${replica.url} answers again`);
         this.pool.succeeded(replica);
         this.limiter.ceiling = this.perReplica * Math.max(1, this.pool.upCount);
-        permit.done({ kind: 'ok', latencyMs: performance.now() - t0 });
+        permit.done({ kind: 'ok', latencyMs });
         return parsed;
       } catch (e) {
         if (signal?.aborted) {
