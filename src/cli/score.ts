@@ -6,6 +6,7 @@ import { sampleLogRecords } from '../core/log-sample';
 import { runScoring, type ScoreRunSummary } from '../core/score-run';
 import { estimateRun, type RunEstimate } from '../core/score-estimate';
 import { formatApproxCount } from '../core/token-estimate';
+import { CompletionsScorer } from '../scorers/completions';
 import { completionsScorerFactory } from '../scorers/make-scorer';
 import { EndpointBlockedError } from '../core/endpoint-profile';
 import { StoreLockedError, StoreWriteError } from '../core/score-store';
@@ -79,6 +80,29 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
     process.on('SIGTERM', onSignal);
     const tty = !!io.err.isTTY && !values.quiet;
     let lastDraw = 0;
+    // The scorers made for the run, by policy name: their adaptive limits go on the progress line and after the summary.
+    const scorers = new Map<string, CompletionsScorer>();
+    const limited = () => {
+      let now = 0;
+      let ceiling = 0;
+      for (const s of scorers.values()) {
+        now += s.limit.limit;
+        ceiling += s.limit.ceiling;
+      }
+      return now < ceiling ? ` · concurrency ${now}/${ceiling} (held down by the server)` : '';
+    };
+    const factory = withLocalWorkers(completionsScorerFactory(undefined, undefined, {
+        baseDir: path.dirname(path.resolve(configFile)),
+        // A capped Retry-After or a replica down is said where the user is looking (Ctrl-C cancels any wait at once).
+        onWait: (name, m) => {
+          if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje score: ${name}: ${m}\n`);
+        },
+      }), {
+      baseDir: path.dirname(path.resolve(configFile)),
+      onStart: (name, dir, w) => {
+        if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje score: ${name}: local worker for ${dir} at ${w.baseURL}\n`);
+      },
+    });
     try {
       const summary = await runScoring({
         logFile: log,
@@ -90,18 +114,11 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
         probe: values['no-probe'] ? undefined : cheapProbes(controller.signal),
         repeat: repeatK ? { k: repeatK, sample: repeatSample } : undefined,
         // "local" policies that name a model folder get a worker started for it (one per folder, stopped at the end).
-        makeScorer: withLocalWorkers(completionsScorerFactory(undefined, undefined, {
-            baseDir: path.dirname(path.resolve(configFile)),
-            // A capped Retry-After is said where the user is looking (Ctrl-C cancels the wait at once).
-            onWait: (name, m) => {
-              if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje score: ${name}: ${m}\n`);
-            },
-          }), {
-          baseDir: path.dirname(path.resolve(configFile)),
-          onStart: (name, dir, w) => {
-            if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}cje score: ${name}: local worker for ${dir} at ${w.baseURL}\n`);
-          },
-        }),
+        makeScorer: async (policy, name) => {
+          const s = await factory(policy, name);
+          if (s instanceof CompletionsScorer) scorers.set(name, s);
+          return s;
+        },
         onIssue: (i) => {
           if (!values.quiet) io.err.write(`${tty ? '\r\x1b[K' : ''}${formatIssue(i)}\n`);
         },
@@ -110,11 +127,17 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
           const now = Date.now();
           if (now - lastDraw < 100 && p.done < p.total) return;
           lastDraw = now;
-          io.err.write(`\r\x1b[Kscoring ${p.done}/${p.total} records · ${p.rate.toFixed(1)}/s · ${p.failed} failed · ≈${formatApproxCount(p.approxTokens)} tokens sent (estimate)`);
+          io.err.write(`\r\x1b[Kscoring ${p.done}/${p.total} records · ${p.rate.toFixed(1)}/s · ${p.failed} failed · ≈${formatApproxCount(p.approxTokens)} tokens sent (estimate)${limited()}`);
         },
       });
       if (tty) io.err.write('\r\x1b[K');
       if (!values.json && !values.quiet) for (const e of summary.endpoints) for (const w of e.warnings) io.err.write(`cje score: ${e.baseURL}: ${w}\n`);
+      if (!values.json && !values.quiet) {
+        for (const [name, s] of scorers) {
+          const l = s.limit;
+          if (l.rateLimited || l.decreases) io.err.write(`cje score: ${name}: ${l.rateLimited} × 429; requests in flight went down to ${l.lowest} of ${l.ceiling} (${l.decreases} halvings), ${l.limit} at the end\n`);
+        }
+      }
       if (values.json) io.out.write(JSON.stringify(summary, null, 2) + '\n');
       else io.out.write(formatSummary(summary));
       // A log without a single record is not a finished job: it is the wrong file, or an empty one.

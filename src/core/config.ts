@@ -146,10 +146,22 @@ export function parseConfig(text: string, file = 'cje.config.json'): LoadedConfi
       if (typeof prov === 'string' && Object.hasOwn(CHAT_ONLY_PROVIDERS, prov)) add(['policies', name, 'provider'], chatOnlyProviderMessage(prov));
     }
   }
+  // baseURL is a string or a list: the schema's anyOf would say "must match a schema in anyOf" three times.
+  const baseURLPaths: string[] = [];
+  if (policies && typeof policies === 'object') {
+    for (const [name, pol] of Object.entries(policies as Record<string, unknown>)) {
+      if (!pol || typeof pol !== 'object' || !Object.hasOwn(pol, 'baseURL')) continue;
+      const at = ['policies', name, 'baseURL'];
+      baseURLPaths.push(dottedPath(at));
+      for (const p of baseURLProblems((pol as { baseURL: unknown }).baseURL)) add([...at, ...p.at], p.message);
+    }
+  }
   const chatOnlyPaths = new Set(problems.map((p) => p.path));
   for (const e of validate(value)) {
     const m = ajvMessage(e, value);
     if (chatOnlyPaths.has(dottedPath(m.path))) continue;
+    const dotted = dottedPath(m.path);
+    if (baseURLPaths.some((b) => dotted === b || dotted.startsWith(b + '.') || dotted.startsWith(b + '['))) continue;
     add(m.path, m.message, m.onKey);
   }
   if (problems.length) return { file, config: null, problems };
@@ -168,6 +180,24 @@ export function parseConfig(text: string, file = 'cje.config.json'): LoadedConfi
   return { file, config: problems.length ? null : config, problems };
 }
 
+
+/** What is wrong with a policy's baseURL value (a URL, or a non-empty list of distinct URLs), by position in it. */
+export function baseURLProblems(v: unknown): { at: number[]; message: string }[] {
+  const url = /^https?:\/\//;
+  if (typeof v === 'string') return url.test(v) ? [] : [{ at: [], message: `must start with http:// or https:// (e.g. "http://127.0.0.1:8000/v1"), got ${JSON.stringify(v.slice(0, 80))}` }];
+  if (!Array.isArray(v)) return [{ at: [], message: 'must be a URL (a string) or a non-empty list of URLs of replicas serving the same model' }];
+  if (v.length === 0) return [{ at: [], message: 'is an empty list: give at least one URL (or a string)' }];
+  if (v.length > 256) return [{ at: [], message: `lists ${v.length} replicas; at most 256` }];
+  const out: { at: number[]; message: string }[] = [];
+  const seen = new Map<string, number>();
+  v.forEach((u, i) => {
+    if (typeof u !== 'string') out.push({ at: [i], message: `must be a URL string, got ${u === null ? 'null' : typeof u}` });
+    else if (!url.test(u)) out.push({ at: [i], message: `must start with http:// or https://, got ${JSON.stringify(u.slice(0, 80))}` });
+    else if (seen.has(u.replace(/\/+$/, ''))) out.push({ at: [i], message: `repeats entry ${seen.get(u.replace(/\/+$/, ''))} (${u}): list each replica once` });
+    else seen.set(u.replace(/\/+$/, ''), i);
+  });
+  return out;
+}
 
 export function loadConfig(file: string): LoadedConfig {
   let text: string;

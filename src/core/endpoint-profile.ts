@@ -99,8 +99,10 @@ export function emptyVerdicts(): ProbeVerdicts {
 }
 
 /** Where a policy is scored, as profiles are kept: one per (provider, base URL or model folder, model). */
-export function endpointKey(policy: { provider: string; baseURL?: string; model: string }): string {
-  return JSON.stringify([policy.provider, policy.baseURL ?? (policy.provider === 'local' ? `folder:${policy.model}` : ''), policy.model]);
+export function endpointKey(policy: { provider: string; baseURL?: string | string[]; model: string }): string {
+  // A replica list is probed (and kept) as its first entry, the one that names it.
+  const url = Array.isArray(policy.baseURL) ? policy.baseURL[0] : policy.baseURL;
+  return JSON.stringify([policy.provider, url ?? (policy.provider === 'local' ? `folder:${policy.model}` : ''), policy.model]);
 }
 
 /** Stops a run before its log is sent: the endpoint cannot teacher-force as configured. */

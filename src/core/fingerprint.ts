@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { FIREWORKS_BASE_URL } from './providers';
+import { FIREWORKS_BASE_URL, primaryBaseURL } from './providers';
 import type { ResolvedTemplate } from './templates';
 import type { PolicyConfig, RenderedPrompt } from './types';
 
@@ -11,7 +11,8 @@ import type { PolicyConfig, RenderedPrompt } from './types';
 export function fingerprintFields(p: PolicyConfig, spec: ResolvedTemplate) {
   return {
     provider: p.provider,
-    baseURL: p.provider === 'fireworks' ? (p.baseURL ?? FIREWORKS_BASE_URL) : (p.baseURL ?? ''),
+    // A replica list counts as its first entry: replicas serve one model, and adding one to a half-done run must keep it resumable.
+    baseURL: p.provider === 'fireworks' ? (primaryBaseURL(p) ?? FIREWORKS_BASE_URL) : (primaryBaseURL(p) ?? ''),
     model: p.model,
     template: p.template,
     variant: spec.variant ?? null,

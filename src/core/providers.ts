@@ -5,10 +5,30 @@ export const FIREWORKS_BASE_URL = 'https://api.fireworks.ai/inference/v1';
 export const FIREWORKS_KEY_ENV = 'FIREWORKS_API_KEY';
 
 export interface Endpoint {
+  /** The first replica: the one that names the endpoint in messages, profiles and the fingerprint. */
   baseURL: string;
+  /** Every replica, the first included (one entry for a plain baseURL). */
+  baseURLs: string[];
   apiKey?: string;
   /** Where the key came from, for messages (never the key). */
   keySource?: string;
+}
+
+/** A policy's replicas: a baseURL list as given, a single baseURL as a list of one, none as []. */
+export function baseURLsOf(policy: Pick<PolicyConfig, 'baseURL'>): string[] {
+  const b = policy.baseURL;
+  return b === undefined ? [] : Array.isArray(b) ? [...b] : [b];
+}
+
+/**
+ * The URL that stands for a policy's endpoint: the first of a baseURL list. It,
+ * not the list, goes into the fingerprint, the endpoint's key and messages, so
+ * that adding or removing a replica after it (a second vLLM server halfway
+ * through a run) keeps the scores already written reusable: replicas serve the
+ * same model, so which one answered must not change a score's identity.
+ */
+export function primaryBaseURL(policy: Pick<PolicyConfig, 'baseURL'>): string | undefined {
+  return baseURLsOf(policy)[0];
 }
 
 /** Looks a secret up by name: the environment in the CLI, SecretStorage first in the editor. */
@@ -41,7 +61,15 @@ function hostOf(url: string): string {
  * (`apiKeyEnv`), and no key travels over plain http except to this machine (loopback).
  * Pure: lint shows the same reason before any run.
  */
-export function keyTrustProblem(policy: Pick<PolicyConfig, 'provider' | 'baseURL' | 'apiKeyEnv'>): { code: 'foreign-host' | 'plain-http'; message: string } | undefined {
+export function keyTrustProblem(policy: Pick<PolicyConfig, 'provider' | 'baseURL' | 'apiKeyEnv'>): { code: 'foreign-host' | 'plain-http'; message: string; index?: number } | undefined {
+  // The key goes to every replica: each one must be trusted with it.
+  if (Array.isArray(policy.baseURL)) {
+    for (const [index, baseURL] of policy.baseURL.entries()) {
+      const p = keyTrustProblem({ ...policy, baseURL });
+      if (p) return { ...p, index };
+    }
+    return undefined;
+  }
   const keyed = policy.provider === 'fireworks' || typeof policy.apiKeyEnv === 'string';
   if (!keyed) return undefined;
   const url = policy.provider === 'fireworks' ? (policy.baseURL ?? FIREWORKS_BASE_URL) : policy.baseURL;
@@ -84,17 +112,19 @@ export async function resolveEndpoint(policy: PolicyConfig, secrets: SecretLooku
       const apiKey = await secrets(env);
       rememberSecret(apiKey);
       if (!apiKey) throw new Error(`provider fireworks needs an API key: set ${env} (or run "CJE: Set Fireworks API Key" in VS Code)`);
-      return { baseURL: policy.baseURL ?? FIREWORKS_BASE_URL, apiKey, keySource: env };
+      const urls = baseURLsOf(policy).length ? baseURLsOf(policy) : [FIREWORKS_BASE_URL];
+      return { baseURL: urls[0], baseURLs: urls, apiKey, keySource: env };
     }
     case 'openai-compatible':
     case 'tgi':
     case 'local': {
-      if (!policy.baseURL) throw new Error(`provider ${policy.provider} needs baseURL`);
-      if (!policy.apiKeyEnv) return { baseURL: policy.baseURL };
+      const urls = baseURLsOf(policy);
+      if (!urls.length) throw new Error(`provider ${policy.provider} needs baseURL`);
+      if (!policy.apiKeyEnv) return { baseURL: urls[0], baseURLs: urls };
       const apiKey = await secrets(policy.apiKeyEnv);
       rememberSecret(apiKey);
       if (!apiKey) throw new Error(`policy names apiKeyEnv ${policy.apiKeyEnv}, which is not set`);
-      return { baseURL: policy.baseURL, apiKey, keySource: policy.apiKeyEnv };
+      return { baseURL: urls[0], baseURLs: urls, apiKey, keySource: policy.apiKeyEnv };
     }
     default:
       throw new Error(`unknown provider ${JSON.stringify((policy as { provider: unknown }).provider)}`);

@@ -357,6 +357,11 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   const ready = (g: Group) =>
     (g.ready ??= (async () => {
       g.scorer = await opts.makeScorer(g.policy, g.names[0]);
+      // The scorer knows its replicas: it may take concurrency × replicas batches, and holds itself below that (AIMD).
+      if (g.scorer.maxInFlight !== undefined) {
+        g.concurrency = g.scorer.maxInFlight;
+        if (opts.signal) setMaxListeners([...groups.values()].reduce((n, o) => n + o.concurrency, 10), opts.signal);
+      }
       if (!opts.probe) return;
       const ek = endpointKey(g.policy);
       let pr = probes.get(ek);
@@ -376,7 +381,15 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
         });
         probes.set(ek, pr);
       }
-      const profile = await pr;
+      let profile: EndpointProfile | undefined;
+      try {
+        profile = await pr;
+      } catch (e) {
+        // Ctrl-C during the probes is a cancel, not a failure of the run (nor a verdict on the endpoint).
+        if (opts.signal?.aborted) return;
+        throw e;
+      }
+      if (opts.signal?.aborted) return;
       if (profile?.blockers.length) throw new EndpointBlockedError(profile);
       if (profile) g.scorer.adopt?.(profile);
     })());

@@ -140,7 +140,12 @@ export interface PolicyConfig {
   template: string;
   templateVariant?: string;
   systemPrompt?: string;
-  baseURL?: string;
+  /**
+   * The completions API, ending in /v1; or several replicas of one model (vLLM
+   * data-parallel servers, worker processes), each request going to the least busy.
+   * The first entry stands for the list in the fingerprint (see primaryBaseURL).
+   */
+  baseURL?: string | string[];
   /** Name of the environment variable that holds the API key (never the key itself). */
   apiKeyEnv?: string;
   concurrency?: number;

@@ -9,6 +9,9 @@ export function cheapProbes(signal?: AbortSignal): (req: ProbeRequest) => Promis
   return async (req) => {
     const ep = req.scorer instanceof CompletionsScorer || req.scorer instanceof TgiScorer ? req.scorer.endpoint : undefined;
     if (!ep) return undefined;
-    return probeEndpoint({ provider: req.provider, model: req.model, ...ep, policies: req.policies }, { full: false, signal });
+    const profile = await probeEndpoint({ provider: req.provider, model: req.model, ...ep, policies: req.policies }, { full: false, signal });
+    // Probes cut short by Ctrl-C found nothing ("cannot reach …: cancelled" is no verdict): keep no profile of them.
+    if (signal?.aborted) throw signal.reason;
+    return profile;
   };
 }

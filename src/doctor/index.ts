@@ -1,7 +1,7 @@
 import { emptyVerdicts, endpointKey, type EndpointProfile } from '../core/endpoint-profile';
 import { policyDefaults } from '../core/config';
 import { policyTemplate } from '../core/policy-template';
-import { resolveEndpoint, envSecrets, type SecretLookup } from '../core/providers';
+import { primaryBaseURL, resolveEndpoint, envSecrets, type SecretLookup } from '../core/providers';
 import type { CjeConfig, PolicyConfig } from '../core/types';
 import { probeEndpoint, type ProbePolicy } from './probes';
 
@@ -39,7 +39,11 @@ export async function runDoctor(config: CjeConfig, opts: DoctorOptions = {}): Pr
   const endpoints: EndpointProfile[] = [];
   for (const { policy, members } of groups.values()) {
     const names = members.map((m) => m.name);
-    let baseURL = policy.baseURL ?? '';
+    // cje doctor probes every replica of a baseURL list, each in its own profile: replicas started
+    // with other flags (prefix caching, dtype) differ, and this is where to see it. (The probes before
+    // a run ask the first only.)
+    let baseURL = primaryBaseURL(policy) ?? '';
+    let replicas: string[] = [];
     let apiKey: string | undefined;
     try {
       if (policy.provider === 'local' && !policy.baseURL) {
@@ -48,19 +52,22 @@ export async function runDoctor(config: CjeConfig, opts: DoctorOptions = {}): Pr
       } else {
         const ep = await resolveEndpoint(policy, opts.secrets ?? envSecrets);
         baseURL = ep.baseURL;
+        replicas = ep.baseURLs.slice(1);
         apiKey = ep.apiKey;
       }
     } catch (e) {
       endpoints.push(unreachable(policy, baseURL, names, (e as Error).message));
       continue;
     }
-    opts.onEndpoint?.({ baseURL, model: policy.model, policies: names });
-    endpoints.push(
-      await probeEndpoint(
-        { provider: policy.provider, baseURL, model: policy.model, apiKey, timeoutMs: Math.min(policyDefaults(policy).timeoutMs, 30000), policies: members },
-        { full: opts.full ?? true, signal: opts.signal },
-      ),
-    );
+    for (const url of [baseURL, ...replicas]) {
+      opts.onEndpoint?.({ baseURL: url, model: policy.model, policies: names });
+      endpoints.push(
+        await probeEndpoint(
+          { provider: policy.provider, baseURL: url, model: policy.model, apiKey, timeoutMs: Math.min(policyDefaults(policy).timeoutMs, 30000), policies: members },
+          { full: opts.full ?? true, signal: opts.signal },
+        ),
+      );
+    }
   }
   return { endpoints };
 }

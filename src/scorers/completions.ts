@@ -5,9 +5,13 @@ import { extractSpan, spanByPrefixCount, spanFromIds, type EchoedTokens, type Sp
 import { BadResponse, NO_LOGPROBS, promptTokensOf, readChoices, withoutGenerated, type Echo, type ParsedChoice } from './echo-shape';
 import type { IdEncoder, SeparateIds } from './separate-tokenization';
 import type { ScoreRequest, Scorer } from './scorer';
+import { AdaptiveLimit, sleep } from './aimd';
+import { readRateLimitHints } from './rate-limit-headers';
+import { ReplicaPool, type Replica } from './replicas';
 
 export interface CompletionsScorerOptions {
-  baseURL: string;
+  /** The endpoint, or several replicas of it (each request goes to the least busy; see replicas.ts). */
+  baseURL: string | string[];
   model: string;
   /** The key itself, resolved by the caller from an environment variable or secret storage. */
   apiKey?: string;
@@ -25,6 +29,14 @@ export interface CompletionsScorerOptions {
   maxTokens?: 0 | 1;
   /** Hears long waits (a capped Retry-After), for the progress line. */
   onWait?: (message: string) => void;
+  /**
+   * Requests in flight per replica at most (the policy's concurrency); maxInFlight
+   * is this × replicas. The scorer keeps itself below that with an adaptive limit
+   * (aimd.ts). Unset: no bound of its own (the caller's holds).
+   */
+  concurrency?: number;
+  /** false: a fixed limit of concurrency × replicas (no halving on 429s or latency). Default true. */
+  adaptive?: boolean;
 }
 
 /** The longest a Retry-After is honoured: a server asking for an hour gets retried after this, or the user cancels. */
@@ -68,20 +80,38 @@ export function retryDelay(e: unknown, attempt: number): { ms: number; asked?: n
 }
 
 
-/** A wait that an abort ends at once, leaving no listener behind. */
-export const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+export { sleep };
+
+/** What a failed request says about where to send it next. */
+type FailureKind = 'rate-limited' | 'replica' | 'retry' | 'fatal';
+
+function failureKind(e: unknown): FailureKind {
+  if (e instanceof BadResponse || e instanceof SyntaxError) return 'retry';
+  if (e instanceof OpenAI.APIConnectionTimeoutError || e instanceof OpenAI.APIConnectionError) return 'replica';
+  if (e instanceof OpenAI.APIError) {
+    const should = e.headers?.get('x-should-retry');
+    if (should === 'false') return 'fatal';
+    const status = e.status ?? 0;
+    if (status === 429) return 'rate-limited';
+    if (status === 408 || status >= 500) return 'replica';
+    return status === 409 || should === 'true' ? 'retry' : 'fatal';
+  }
+  return retryDelay(e, 0) ? 'replica' : 'fatal';
+}
+
+/** The body as the SDK reads it: JSON when the server says so, else the text (which the echo check then refuses). */
+async function readJson(response: Response): Promise<unknown> {
+  const type = response.headers.get('content-type')?.split(';')[0]?.trim() ?? '';
+  if (type.includes('application/json') || type.endsWith('+json')) return response.headers.get('content-length') === '0' ? undefined : response.json();
+  return response.text();
+}
+
+/** Approximate prompt tokens of a request: what "outstanding work" counts per replica. */
+function workOf(prompts: string[] | number[][]): number {
+  let w = 0;
+  for (const p of prompts) w += 1 + (typeof p === 'string' ? p.length / 4 : p.length);
+  return w;
+}
 
 /**
  * A signal that follows `parent` for the length of one batch. The SDK leaves a
@@ -122,7 +152,9 @@ export class CompletionsScorer implements Scorer {
   private listsRefused = false;
   /** Set once the server's answer to a list could not be matched to its prompts without doubt. */
   private listsUnreliable = false;
-  private readonly client: OpenAI;
+  private readonly pool: ReplicaPool<OpenAI>;
+  private readonly limiter: AdaptiveLimit;
+  private readonly perReplica: number;
   private readonly maxRetries: number;
   private maxTokens: 0 | 1;
 
@@ -131,45 +163,130 @@ export class CompletionsScorer implements Scorer {
     this.maxRetries = opts.maxRetries ?? 5;
     this.maxTokens = opts.maxTokens ?? 0;
     rememberSecret(opts.apiKey);
-    this.client = new OpenAI({
-      baseURL: opts.baseURL,
-      // The SDK insists on a key; servers without one must not receive a made-up bearer token.
-      apiKey: opts.apiKey ?? 'unused',
-      defaultHeaders: opts.apiKey ? undefined : { Authorization: null },
-      // Retries are ours (retryDelay): the SDK's wait follows any Retry-After, however long, and cannot be cancelled.
-      maxRetries: 0,
-      timeout: opts.timeoutMs ?? 60000,
-    });
+    const urls = Array.isArray(opts.baseURL) ? opts.baseURL : [opts.baseURL];
+    this.pool = new ReplicaPool(
+      urls.map((url) => ({
+        url,
+        client: new OpenAI({
+          baseURL: url,
+          // The SDK insists on a key; servers without one must not receive a made-up bearer token.
+          apiKey: opts.apiKey ?? 'unused',
+          defaultHeaders: opts.apiKey ? undefined : { Authorization: null },
+          // Retries are ours (retryDelay): the SDK's wait follows any Retry-After, however long, and cannot be cancelled.
+          maxRetries: 0,
+          timeout: opts.timeoutMs ?? 60000,
+        }),
+      })),
+    );
+    // Without a concurrency of its own the caller's bound is the only one (the pipeline's, from the policy).
+    this.perReplica = opts.concurrency === undefined ? 256 : Math.max(1, opts.concurrency);
+    const ceiling = this.perReplica * this.pool.size;
+    // Not adaptive: a floor at the ceiling pins the limit there.
+    this.limiter = new AdaptiveLimit({ ceiling, floor: opts.adaptive === false ? ceiling : 1 });
+  }
+
+  /** Batches the pipeline may keep in flight: concurrency × replicas; the adaptive limit stays at or below it. */
+  get maxInFlight(): number | undefined {
+    return this.opts.concurrency === undefined ? undefined : this.perReplica * this.pool.size;
+  }
+
+  /** The adaptive limit's state now (for progress lines and benchmarks). */
+  get limit() {
+    return this.limiter.stats;
+  }
+
+  /** Per replica: its URL, answers served, and whether it takes requests now. */
+  get replicaStats(): { url: string; served: number; up: boolean }[] {
+    return this.pool.replicas.map((r) => ({ url: r.url, served: r.served, up: this.pool.isUp(r) }));
   }
 
   private async echo(prompts: string[] | number[][], signal?: AbortSignal): Promise<EchoAnswer> {
-    for (let attempt = 0; ; attempt++) {
+    const work = workOf(prompts);
+    const tried = new Set<Replica<OpenAI>>();
+    let failovers = 0;
+    for (let attempt = 0; ; ) {
+      const permit = await this.limiter.acquire(signal);
+      const replica = this.pool.pick(work, tried);
+      const t0 = performance.now();
       try {
-        const res = await this.client.completions.create(
-          {
-            model: this.opts.model,
-            prompt: prompts.length === 1 ? prompts[0] : prompts,
-            echo: true,
-            max_tokens: this.maxTokens,
-            logprobs: this.opts.topLogprobs ?? 1,
-            temperature: 0,
-          },
-          { signal },
-        );
-        return parseEcho(res, prompts, this.maxTokens);
+        const response = await replica.client.completions
+          .create(
+            {
+              model: this.opts.model,
+              prompt: prompts.length === 1 ? prompts[0] : prompts,
+              echo: true,
+              max_tokens: this.maxTokens,
+              logprobs: this.opts.topLogprobs ?? 1,
+              temperature: 0,
+            },
+            { signal },
+          )
+          .asResponse();
+        // Latency to the answer's headers: the server's time, not the time this process then takes to
+        // read a large body while other answers queue behind it (which is no reason to send fewer).
+        const latencyMs = performance.now() - t0;
+        this.limiter.observe(readRateLimitHints((h) => response.headers.get(h)));
+        const parsed = parseEcho(await readJson(response), prompts, this.maxTokens);
+        if (replica.failures > 0 && this.pool.size > 1) this.opts.onWait?.(`replica ${replica.url} answers again`);
+        this.pool.succeeded(replica);
+        this.limiter.ceiling = this.perReplica * Math.max(1, this.pool.upCount);
+        permit.done({ kind: 'ok', latencyMs });
+        return parsed;
       } catch (e) {
-        if (attempt >= this.maxRetries || signal?.aborted) throw e;
-        const wait = retryDelay(e, attempt);
+        if (signal?.aborted) {
+          permit.done({ kind: 'cancelled' });
+          throw e;
+        }
+        const kind = failureKind(e);
+        const headers = e instanceof OpenAI.APIError ? e.headers : undefined;
+        const hints = headers ? readRateLimitHints((h) => headers.get(h)) : {};
+        if (kind === 'rate-limited') {
+          permit.done({ kind: 'rate-limited' });
+          // Retry-After is the server's word for everyone: no request starts before it is over.
+          this.limiter.observe(hints);
+        } else {
+          permit.done({ kind: 'failed' });
+          if (kind === 'replica') {
+            this.pool.failed(replica);
+            this.limiter.ceiling = this.perReplica * Math.max(1, this.pool.upCount);
+            // Said once per outage, where the user looks: a list with a dead entry scores on, slower.
+            if (this.pool.size > 1 && replica.failures === 1) {
+              this.opts.onWait?.(`replica ${replica.url} failed (${describeError(e)}); its requests go to the other ${this.pool.size - 1} until it answers again`);
+            }
+          }
+        }
+        tried.add(replica);
+        if (kind === 'fatal') throw e;
+        // Another replica is up: send it there at once; that is no retry of the same server.
+        if (kind === 'replica' && failovers < this.pool.size - 1 && this.pool.hasUpOtherThan(tried)) {
+          failovers++;
+          continue;
+        }
+        if (attempt >= this.maxRetries) throw e;
+        let wait = retryDelay(e, attempt++);
         if (wait === undefined) throw e;
+        // A 429 that names no wait: the halved limit already slows every request down, so this one
+        // needs only a short pause (a long one would leave it behind the run, a tail of seconds).
+        if (kind === 'rate-limited' && wait.asked === undefined) wait = { ms: Math.min(wait.ms, 250 * 2 ** Math.min(attempt, 3)) };
         if (wait.asked !== undefined && wait.asked > wait.ms) this.opts.onWait?.(`the server asked to wait ${Math.round(wait.asked / 1000)} s; waiting ${Math.round(wait.ms / 1000)} s (the cap) before retrying`);
-        await sleep(wait.ms, signal);
+        // A Retry-After is waited in acquire (the pause above); other failures back off here. Both end at once on Ctrl-C.
+        if (kind !== 'rate-limited' || wait.asked === undefined) await sleep(wait.ms, signal);
+        // Every replica was tried: start over with the one that comes back first.
+        if (tried.size >= this.pool.size) tried.clear();
+      } finally {
+        this.pool.release(replica, work);
       }
     }
   }
 
-  /** Where probes should ask: this scorer's own endpoint, key included (never written anywhere). */
+  /** Where probes should ask: this scorer's first replica, key included (never written anywhere). */
   get endpoint(): { baseURL: string; model: string; apiKey?: string; timeoutMs?: number } {
-    return { baseURL: this.opts.baseURL, model: this.opts.model, apiKey: this.opts.apiKey, timeoutMs: this.opts.timeoutMs };
+    return { baseURL: this.pool.replicas[0].url, model: this.opts.model, apiKey: this.opts.apiKey, timeoutMs: this.opts.timeoutMs };
+  }
+
+  /** Every replica's URL, the first (the one probed) included. */
+  get baseURLs(): string[] {
+    return this.pool.replicas.map((r) => r.url);
   }
 
   adopt(profile: EndpointProfile): void {

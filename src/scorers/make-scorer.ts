@@ -18,14 +18,14 @@ export function completionsScorerFactory(
 ) {
   return async (policy: PolicyConfig, name: string): Promise<CompletionsScorer | TgiScorer> => {
     const ep = await resolveEndpoint(policy, secrets);
-    onEndpoint?.(name, { baseURL: ep.baseURL, keySource: ep.keySource });
+    onEndpoint?.(name, { baseURL: ep.baseURL, baseURLs: ep.baseURLs, keySource: ep.keySource });
     if (policy.provider === 'tgi') {
       const d = policyDefaults(policy);
-      return new TgiScorer({ baseURL: ep.baseURL, apiKey: ep.apiKey, maxRetries: d.maxRetries, timeoutMs: d.timeoutMs });
+      return new TgiScorer({ baseURL: ep.baseURLs.length > 1 ? ep.baseURLs : ep.baseURL, apiKey: ep.apiKey, maxRetries: d.maxRetries, timeoutMs: d.timeoutMs, concurrency: d.concurrency });
     }
     return new CompletionsScorer({
       ...(await scorerSettings(policy, opts.baseDir ?? process.cwd())),
-      baseURL: ep.baseURL,
+      baseURL: ep.baseURLs.length > 1 ? ep.baseURLs : ep.baseURL,
       apiKey: ep.apiKey,
       onWait: opts.onWait && ((m) => opts.onWait!(name, m)),
     });
@@ -38,6 +38,7 @@ export async function scorerSettings(policy: PolicyConfig, baseDir: string) {
   return {
     model: policy.model,
     batchSize: d.batchSize,
+    concurrency: d.concurrency,
     maxRetries: d.maxRetries,
     timeoutMs: d.timeoutMs,
     topLogprobs: policy.topLogprobs ?? 1,

@@ -12,6 +12,12 @@ export interface ScoreRequest {
 export interface Scorer {
   /** How many prompts one call of scoreBatch should carry. */
   readonly batchSize: number;
+  /**
+   * How many batches the pipeline may keep in flight for this scorer (concurrency
+   * × replicas). The scorer limits itself below that (adaptive concurrency) and
+   * waits cancellably; undefined: the policy's concurrency.
+   */
+  readonly maxInFlight?: number;
   /** Results in the order of `requests`; a failure of one prompt is a result, not a throw. */
   scoreBatch(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]>;
   close?(): Promise<void>;

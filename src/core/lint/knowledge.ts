@@ -46,7 +46,8 @@ export function isChatModel(model: string): boolean {
   return CHAT_MODEL.test(model);
 }
 
-const rx = (s: string | undefined, v: string | undefined) => s === undefined || (v !== undefined && new RegExp(s, 'i').test(v));
+const rx = (s: string | undefined, v: string | string[] | undefined) =>
+  s === undefined || (v !== undefined && (Array.isArray(v) ? v : [v]).some((x) => typeof x === 'string' && new RegExp(s, 'i').test(x)));
 
 export function serverAddsBos(p: Partial<PolicyConfig>): AddsBosEntry | undefined {
   return ADDS_BOS.find((e) => (e.provider === undefined || e.provider === p.provider) && rx(e.baseURL, p.baseURL) && rx(e.model, p.model));

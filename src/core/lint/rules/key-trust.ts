@@ -15,11 +15,12 @@ export const keyTrustRule: LintRule = {
   },
   check(ctx: LintContext) {
     for (const { name, policy, path } of ctx.policies) {
-      const baseURL = typeof policy.baseURL === 'string' ? policy.baseURL : undefined;
+      const raw: unknown = policy.baseURL;
+      const baseURL = typeof raw === 'string' ? raw : Array.isArray(raw) && raw.every((u) => typeof u === 'string') ? (raw as string[]) : undefined;
       const apiKeyEnv = typeof policy.apiKeyEnv === 'string' ? policy.apiKeyEnv : undefined;
       const p = keyTrustProblem({ provider: policy.provider as PolicyConfig['provider'], baseURL, apiKeyEnv });
       if (!p) continue;
-      const at = baseURL !== undefined ? [...path, 'baseURL'] : [...path, 'provider'];
+      const at = baseURL !== undefined ? [...path, 'baseURL', ...(p.index !== undefined ? [p.index] : [])] : [...path, 'provider'];
       if (p.code === 'foreign-host') {
         ctx.report({
           code: 'CJE052',
