@@ -7,6 +7,7 @@ import { formatApproxCount } from '../core/token-estimate';
 import { completionsScorerFactory } from '../scorers/make-scorer';
 import { EndpointBlockedError } from '../core/endpoint-profile';
 import { StoreLockedError, StoreWriteError } from '../core/score-store';
+import { TOKEN_DETAIL_MODES, type TokenDetail } from '../core/score-line-form';
 import { cheapProbes } from '../doctor/before-scoring';
 import { withLocalWorkers, workers } from '../worker/manager';
 import { defineCommand, runCommand, UsageError, type Io } from './command';
@@ -33,6 +34,7 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
     'no-probe': { type: 'boolean', summary: "skip the endpoint probes run before an endpoint's first request (see cje doctor)" },
     repeat: { type: 'string', value: 'K', summary: 'score a uniform sample of records K more times per policy, to measure the endpoint\'s noise on the log itself' },
     'repeat-sample': { type: 'string', value: 'N', summary: 'how many records --repeat scores again (default 20)' },
+    tokens: { type: 'string', value: 'all|flagged|none', summary: 'which score lines keep their per-token detail (default: the config\'s "tokens", else flagged: errors, suspect scores and a sample)' },
   },
   run: async ({ values, positionals }, io) => {
     const log = positionals[0];
@@ -46,6 +48,11 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
       return 2;
     }
     const config = loaded.config;
+    if (values.tokens !== undefined) {
+      if (!(TOKEN_DETAIL_MODES as readonly string[]).includes(values.tokens)) throw new UsageError(`--tokens ${values.tokens}: expected one of ${TOKEN_DETAIL_MODES.join(', ')}`);
+      // The flag wins over the config's "tokens"; the run reads it from the config (tokenDetailOf).
+      config.tokens = values.tokens as TokenDetail;
+    }
     const maxLineBytes = values['max-line-bytes'] ? Number(values['max-line-bytes']) : undefined;
     if (maxLineBytes !== undefined && !(maxLineBytes > 0)) throw new UsageError('--max-line-bytes must be a positive number');
     const repeatK = values.repeat === undefined ? undefined : Number(values.repeat);

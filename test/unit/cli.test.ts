@@ -29,7 +29,7 @@ async function cje(...argv: string[]): Promise<{ code: number; out: string; err:
 
 /** Each command's options as the README documents them, written apart from the command table. */
 const OPTIONS: Record<string, string[]> = {
-  score: ['--config CONFIG', '--out FILE', '--policy NAME ...', '--json', '--quiet', '--max-line-bytes N', '--dry-run'],
+  score: ['--config CONFIG', '--out FILE', '--policy NAME ...', '--json', '--quiet', '--max-line-bytes N', '--dry-run', '--tokens all|flagged|none'],
   report: ['--log LOG', '--config CONFIG', '--behavior NAME', '--identical TARGET=BEHAVIOR ...', '--out FILE', '--json FILE', '--token-records N', '--bootstrap B', '--quiet'],
   lint: ['--json', '--fix', '--no-tokenizers'],
   worker: ['--port N', '--device auto|cpu|cuda', '--dtype fp32|fp16|q8', '--max-batch-tokens N', '--exit-with-stdin'],
