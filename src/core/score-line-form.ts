@@ -197,16 +197,18 @@ function splitTokens(text: unknown, len: unknown): string[] | undefined {
  * detail (or with detail that does not decode) `tokens` and `token_logprobs`
  * are absent and `n_tokens` / `mean_entropy` say what is known (tokenCount
  * reads the count of any form). The caller
- * checks the other fields as before (this does not validate a line).
+ * checks the other fields as before (this does not validate a line). With
+ * `tokens: false` the detail is left out, not decoded.
  */
-export function unpackScoreLine(obj: Record<string, unknown>): StoredScoreLine {
+export function unpackScoreLine(obj: Record<string, unknown>, opts: { tokens?: boolean } = {}): StoredScoreLine {
   const td = obj.td;
   // A whole line (or a packed one without detail) is already a ScoreLine: returned as it is.
   if (td === undefined) return obj as unknown as StoredScoreLine;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) if (k !== 'td') out[k] = v;
   const s = out as unknown as StoredScoreLine;
-  if (!td || typeof td !== 'object' || Array.isArray(td)) return s;
+  // A reader that needs only the numbers (the editor's index, the report's first pass) skips the decoding.
+  if (opts.tokens === false || !td || typeof td !== 'object' || Array.isArray(td)) return s;
   const d = td as Record<string, unknown>;
   const tokens = splitTokens(d.text, d.len);
   const lps = typeof d.lp === 'string' ? float32FromBase64(d.lp) : undefined;
