@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { normaliseRecord } from './log-reader';
 import type { RecordPage, RecordPageFilter, RecordPageOrder, RecordPageRequest, RecordRow } from './report-types';
 
-export const MAX_PAGE_SIZE = 1000;
+export { checkPageRequest, MAX_PAGE_SIZE } from './record-page-request';
 
 export interface RecordColumnsInit {
   targets: string[];
@@ -49,22 +49,6 @@ function bits(m: number): number[] {
   const out: number[] = [];
   for (let k = 0; m; k++, m >>>= 1) if (m & 1) out.push(k);
   return out;
-}
-
-/** A page request from the view, checked; a string saying what is wrong otherwise. */
-export function checkPageRequest(x: unknown, targets: number): RecordPageRequest | string {
-  if (!x || typeof x !== 'object') return 'not a page request';
-  const r = x as Record<string, unknown>;
-  if (typeof r.page !== 'number' || !Number.isInteger(r.page) || r.page < 0) return 'page must be a whole number ≥ 0';
-  if (typeof r.pageSize !== 'number' || !Number.isInteger(r.pageSize) || r.pageSize < 1 || r.pageSize > MAX_PAGE_SIZE) return `pageSize must be a whole number from 1 to ${MAX_PAGE_SIZE}`;
-  const o = r.order as Record<string, unknown> | undefined;
-  let order: RecordPageOrder;
-  if (!o || typeof o !== 'object') return 'order must be an object';
-  if (o.by === 'line') order = { by: 'line' };
-  else if (o.by === 'abs_lw' && typeof o.target === 'number' && Number.isInteger(o.target) && o.target >= 0 && o.target < targets) order = { by: 'abs_lw', target: o.target };
-  else return `order must be {by: "line"} or {by: "abs_lw", target: 0..${targets - 1}}`;
-  if (r.filter !== 'all' && r.filter !== 'violations' && r.filter !== 'suspect') return 'filter must be "all", "violations" or "suspect"';
-  return { page: r.page, pageSize: r.pageSize, order, filter: r.filter as RecordPageFilter };
 }
 
 interface Stamp {

@@ -28,7 +28,7 @@ import * as fs from 'node:fs';
 import { readLines, type RawLine } from './jsonl-lines';
 import { readLogLines } from './log-reader';
 import { readLineAt, RecordColumns } from './record-pages';
-import { FLAG_FAILED, FLAG_SUSPECT, selectRecords, selectionSentence } from './record-selection';
+import { DEFAULT_SELECTION, FLAG_FAILED, FLAG_SUSPECT, selectRecords, selectionSentence, type SelectionLimits } from './record-selection';
 import { hasTokenDetail, tokenCount, unpackScoreLine, type StoredScoreLine } from './score-line-form';
 import { f64Column, i32Column, LineIndex, u8Column, type TypedColumn } from './typed-column';
 import { policyTemplate } from './policy-template';
@@ -81,6 +81,8 @@ export interface ReportOptions {
   bins?: number;
   /** Timestamp to write (tests pass a fixed one). */
   now?: Date;
+  /** How many records the record table carries, and of which kinds (record-selection.ts; tests pass small ones). */
+  recordTable?: Partial<SelectionLimits>;
 }
 
 /** Thrown for a bad input or option (the CLI prints it as a usage error). */
@@ -839,7 +841,8 @@ export async function buildReport(opts: ReportOptions): Promise<ReportBuild> {
     if (susBits[i]) flags[i] |= FLAG_SUSPECT;
   }
   const identityTolerance = policies.map((p) => (p.identical.expected || p.identical.probable ? p.identical.tolerance : null));
-  const selection = selectRecords({ n, lw: lwColumns, identityTolerance, flags });
+  const limits: SelectionLimits = { ...DEFAULT_SELECTION, ...opts.recordTable };
+  const selection = selectRecords({ n, lw: lwColumns, identityTolerance, flags }, limits);
   const bntok = bcol.ntok.take(n);
   const columns = new RecordColumns({
     targets,
@@ -931,7 +934,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportBuild> {
       total: n,
       all: selection.all,
       kinds: selection.kinds,
-      selection: selectionSentence(selection, n),
+      selection: selectionSentence(selection, n, limits),
     },
     tokens,
     responses,
