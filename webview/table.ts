@@ -256,7 +256,9 @@ export class RecordTable {
         const t = col.text(i);
         if (cell.textContent !== t) cell.textContent = t;
         const extra = col.cls ? col.cls(i) : '';
-        cell.className = `td${col.numeric ? ' num' : ''}${extra ? ' ' + extra : ''}`;
+        // Only a class that changes is written: an unchanged write still costs a style pass on every frame.
+        const cls = `td${col.numeric ? ' num' : ''}${extra ? ' ' + extra : ''}`;
+        if (cell.className !== cls) cell.className = cls;
         if (col.tip) {
           const tip = col.tip(i);
           if (cell.title !== tip) cell.title = tip;

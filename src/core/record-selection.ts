@@ -104,6 +104,26 @@ export function topK(n: number, k: number, key: (i: number) => number, include: 
   return heap;
 }
 
+/**
+ * The k included indices of smallest sampleRank (all of them when fewer): the
+ * ranks sorted once with a numeric sort, then a threshold (ranks are distinct:
+ * the mix is a bijection of 32-bit integers).
+ */
+export function uniformPick(n: number, k: number, include: (i: number) => boolean): number[] {
+  if (k <= 0) return [];
+  const ranks = new Uint32Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) if (include(i)) ranks[m++] = sampleRank(i);
+  const out: number[] = [];
+  if (m <= k) {
+    for (let i = 0; i < n; i++) if (include(i)) out.push(i);
+    return out;
+  }
+  const threshold = ranks.subarray(0, m).sort()[k - 1];
+  for (let i = 0; i < n; i++) if (include(i) && sampleRank(i) <= threshold) out.push(i);
+  return out;
+}
+
 export function selectRecords(input: SelectionInput, limits: SelectionLimits = DEFAULT_SELECTION): RecordSelection {
   const { n, lw, identityTolerance, flags } = input;
   const violates = (i: number) => {
@@ -154,7 +174,7 @@ export function selectRecords(input: SelectionInput, limits: SelectionLimits = D
     return m;
   };
   included.violations = take(topK(n, limits.violations, worst, violates));
-  const uniform = (k: number, f: (i: number) => boolean) => topK(n, k, (i) => -sampleRank(i), f);
+  const uniform = (k: number, f: (i: number) => boolean) => uniformPick(n, k, f);
   included.suspect = take(uniform(limits.suspect, isSuspect));
   included.failed = take(uniform(limits.failed, isFailed));
   let sofar = 0;

@@ -75,7 +75,7 @@ export interface ReportOptions {
   tokenRecords?: number;
   /** Identity tolerance on |log w| (default 1e-6). */
   tolerance?: number;
-  /** Bootstrap of the IPS/SNIPS intervals; by default B = 2000 up to 25,000 records, then scaled down (at least 200) to keep a report of 100k records within seconds. */
+  /** Bootstrap of the IPS/SNIPS intervals; by default B = 2000 up to 25,000 records, then scaled down (at least 50) to keep a report of a million records within seconds. */
   bootstrap?: EstimateOptions;
   /** Histogram bins (default 60). */
   bins?: number;
@@ -98,6 +98,14 @@ export const IDENTITY_CAUSES = [
 const MAX_ISSUES = 50;
 /** Resamples × records the default bootstrap may spend per policy. */
 const BOOTSTRAP_BUDGET = 5e7;
+/**
+ * The fewest resamples the default takes: 50 at a million records (from
+ * 250,000 records on it goes below 200). Each resample is a pass over every
+ * weight in random order (cache misses): 200 of them were half of a
+ * million-record report's time. The report's note names the B used;
+ * --bootstrap B takes more.
+ */
+const MIN_AUTO_BOOTSTRAP = 50;
 
 /** The reason written for an approximate score whose line carries none (lines from before the checks). */
 export const APPROXIMATE_REASON = "approximate: the response was located by counting the prompt's tokens (span.method prefix_count), not by the echoed text";
@@ -443,11 +451,15 @@ function suspectWeights(b: PolicyColumn, t: PolicyColumn, lw: Float64Array, reas
   return out;
 }
 
-/** readLines, noting where each line starts, for readLog (which yields records, not offsets). */
-async function* withOffsets(file: string, at: { offset: TypedColumn<Float64Array>; bytes: TypedColumn<Int32Array> }): AsyncGenerator<RawLine> {
+/**
+ * readLines, noting where the latest lines start, for readLogLines (which
+ * yields a line's records before it reads the next line, so a few lines back
+ * are plenty).
+ */
+async function* withOffsets(file: string, at: Map<number, [offset: number, bytes: number]>): AsyncGenerator<RawLine> {
   for await (const l of readLines(file)) {
-    at.offset.set(l.line, l.offset);
-    at.bytes.set(l.line, l.bytes);
+    at.set(l.line, [l.offset, l.bytes]);
+    at.delete(l.line - 64);
     yield l;
   }
 }
@@ -460,7 +472,7 @@ async function readLogRows(
   targetOrder: string[],
 ): Promise<void> {
   const seenTargets = new Set(targetOrder);
-  const at = { offset: f64Column(), bytes: i32Column(-1) };
+  const at = new Map<number, [number, number]>();
   for await (const item of readLogLines(file, withOffsets(file, at))) {
     if (item.kind === 'issue') {
       counter.issues++;
@@ -487,8 +499,11 @@ async function readLogRows(
     rows.line.set(i, r.line);
     rows.judge.set(i, typeof r.judgeScore === 'number' ? r.judgeScore : NaN);
     rows.chars.set(i, r.response.length);
-    rows.logOffset.set(i, at.offset.get(r.line));
-    rows.logBytes.set(i, at.bytes.get(r.line));
+    const where = at.get(r.line);
+    if (where) {
+      rows.logOffset.set(i, where[0]);
+      rows.logBytes.set(i, where[1]);
+    }
   }
 }
 
@@ -738,7 +753,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportBuild> {
   const behaviorFp = fingerprint(behavior);
   const bootstrap: EstimateOptions = { ...opts.bootstrap };
   if (bootstrap.b === undefined && hasJudge) {
-    bootstrap.b = Math.max(200, Math.min(2000, Math.floor(BOOTSTRAP_BUDGET / Math.max(1, n))));
+    bootstrap.b = Math.max(MIN_AUTO_BOOTSTRAP, Math.min(2000, Math.floor(BOOTSTRAP_BUDGET / Math.max(1, n))));
     if (bootstrap.b < 2000) notes.push(`bootstrap intervals use B = ${bootstrap.b} resamples for ${n} records (--bootstrap B to change)`);
   }
 

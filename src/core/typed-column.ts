@@ -6,38 +6,43 @@
 type Typed = Float64Array | Float32Array | Int32Array | Uint32Array | Uint8Array;
 type Ctor<T extends Typed> = { new (n: number): T };
 
+/** Elements a chunk: growing adds a chunk, never copies (a copy leaves the old buffer to the GC, twice the memory for a moment). */
+const CHUNK = 1 << 16;
+
 export class TypedColumn<T extends Typed> {
-  private a: T;
-  /** One past the highest index set. */
+  private readonly chunks: (T | undefined)[] = [];
+  /** One past the highest index set to a value other than the fill. */
   length = 0;
 
-  constructor(private readonly ctor: Ctor<T>, readonly fill: number, capacity = 1024) {
-    this.a = new ctor(capacity);
-    if (fill !== 0) this.a.fill(fill);
-  }
+  constructor(private readonly ctor: Ctor<T>, readonly fill: number) {}
 
   get(i: number): number {
-    return i < this.length ? this.a[i] : this.fill;
+    const c = this.chunks[i >>> 16];
+    return c === undefined ? this.fill : c[i & (CHUNK - 1)];
   }
 
   set(i: number, v: number): void {
-    if (i >= this.a.length) {
-      let cap = this.a.length * 2;
-      while (cap <= i) cap *= 2;
-      const b = new this.ctor(cap);
-      b.set(this.a);
-      if (this.fill !== 0) b.fill(this.fill, this.a.length);
-      this.a = b;
+    const k = i >>> 16;
+    let c = this.chunks[k];
+    if (c === undefined) {
+      // A column that only ever holds its fill value (no suspect score, no entropy) allocates nothing.
+      if (v === this.fill || (v !== v && this.fill !== this.fill)) return;
+      c = new this.ctor(CHUNK);
+      if (this.fill !== 0) c.fill(this.fill);
+      this.chunks[k] = c;
     }
+    c[i & (CHUNK - 1)] = v;
     if (i >= this.length) this.length = i + 1;
-    this.a[i] = v;
   }
 
-  /** The first n values as a typed array of exactly n (a copy; the fill value past what was set). */
+  /** The first n values as one typed array (the fill value where nothing was set). */
   take(n: number): T {
     const out = new this.ctor(n);
-    out.set(this.a.subarray(0, Math.min(n, this.a.length)) as never);
-    if (this.fill !== 0 && n > this.length) out.fill(this.fill, this.length);
+    if (this.fill !== 0) out.fill(this.fill);
+    for (let k = 0; k * CHUNK < n; k++) {
+      const c = this.chunks[k];
+      if (c) out.set(c.subarray(0, Math.min(CHUNK, n - k * CHUNK)) as never, k * CHUNK);
+    }
     return out;
   }
 }

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import {
   FLAGGED_ALL_UP_TO_LINE,
   FLAGGED_SAMPLE_EVERY,
-  fnv1a32,
+  sampleHash,
   keepsTokenDetail,
   packScoreLine,
   shortestFloat32,
@@ -59,13 +59,19 @@ function decodeF32(b64: string): number[] {
   return Array.from({ length: bytes.length / 4 }, (_, i) => dv.getFloat32(i * 4, true));
 }
 
-/** FNV-1a 32 with BigInt arithmetic (the module uses Math.imul). */
+/** FNV-1a 32 then murmur3's fmix32, with BigInt arithmetic (the module uses Math.imul). */
 function fnvBig(s: string): number {
+  const M = 0xffffffffn;
   let h = 0x811c9dc5n;
   for (let i = 0; i < s.length; i++) {
     h ^= BigInt(s.charCodeAt(i));
-    h = (h * 0x01000193n) & 0xffffffffn;
+    h = (h * 0x01000193n) & M;
   }
+  h ^= h >> 16n;
+  h = (h * 0x85ebca6bn) & M;
+  h ^= h >> 13n;
+  h = (h * 0xc2b2ae35n) & M;
+  h ^= h >> 16n;
   return Number(h);
 }
 
@@ -135,7 +141,7 @@ describe('score line forms', () => {
   });
 
   it('"flagged" keeps errors, suspects, approximate and straddling spans, alternatives, small logs and a 1-in-32 sample', () => {
-    assert.equal(fnv1a32('rec-9\u00009'), fnvBig('rec-9\u00009'));
+    assert.equal(sampleHash('rec-9\u00009'), fnvBig('rec-9\u00009'));
     const far = FLAGGED_ALL_UP_TO_LINE + 1;
     const base = (i: number, over: Partial<ScoreLine> = {}) => line(2, { record: `r${i}`, line: far + i, ...over });
     // Written out: the reasons that keep a line regardless of the sample.
@@ -158,6 +164,10 @@ describe('score line forms', () => {
       if (a) kept++;
     }
     assert.ok(kept > 20000 / FLAGGED_SAMPLE_EVERY * 0.85 && kept < 20000 / FLAGGED_SAMPLE_EVERY * 1.15, `${kept} kept`);
+    // Ids and lines that share their last digits (prompt-7 on line 10007) are sampled as often.
+    let shared = 0;
+    for (let i = 0; i < 20000; i++) if (keepsTokenDetail(line(1, { record: `prompt-${i}`, line: 10000 + i }))) shared++;
+    assert.ok(shared > 20000 / FLAGGED_SAMPLE_EVERY * 0.85 && shared < 20000 / FLAGGED_SAMPLE_EVERY * 1.15, `${shared} kept`);
     // The detail of an unsampled line is dropped by pack, a kept one stays.
     assert.equal(packScoreLine(base(unsampled), 'flagged').td, undefined);
     assert.ok(packScoreLine(base(unsampled, { suspect: ['x'] }), 'flagged').td);
