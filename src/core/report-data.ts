@@ -898,21 +898,20 @@ export async function buildReport(opts: ReportOptions): Promise<ReportBuild> {
           records: [],
         };
 
-  const ntokOf = (c: PolicyColumn) => Array.from({ length: n }, (_, i) => {
-    const v = c.ntok.get(i);
-    return v >= 0 ? v : undefined;
-  });
+  // Typed arrays with NaN where a value is missing: no array of a million boxed numbers per statistic.
+  const asLengths = (col: TypedColumn<Int32Array>) => {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = col.get(i);
+      out[i] = v >= 0 ? v : NaN;
+    }
+    return out;
+  };
   const responses: ResponsesSection = {
-    chars: responseStats(Array.from({ length: n }, (_, i) => {
-      const v = rows.chars.get(i);
-      return v >= 0 ? v : null;
-    }), judges),
+    chars: responseStats(asLengths(rows.chars), judgeCol),
     tokens: kind === 'scores' ? [behavior, ...targets].map((name) => {
       const c = cols.get(name)!;
-      return { policy: name, ...responseStats(ntokOf(c), judges, Array.from({ length: n }, (_, i) => {
-        const v = c.ent.get(i);
-        return Number.isNaN(v) ? undefined : v;
-      })) };
+      return { policy: name, ...responseStats(asLengths(c.ntok), judgeCol, c.ent.take(n)) };
     }) : [],
   };
 

@@ -19,6 +19,7 @@ import {
 } from '../../src/core/score-line-form';
 import { ScoreStore } from '../../src/core/score-store';
 import { parseConfig, tokenDetailOf } from '../../src/core/config';
+import { ScoreIndex } from '../../src/core/score-index';
 import type { ScoreLine } from '../../src/core/types';
 import { mulberry32 } from '../../src/core/diagnostics/estimates';
 
@@ -222,5 +223,25 @@ describe('score line forms', () => {
     const bad = parseConfig(cfg(', "tokens": "some"'));
     assert.equal(bad.config, null);
     assert.match(bad.problems.map((p) => `${p.path} ${p.message}`).join('\n'), /tokens must be one of "all", "flagged", "none"/);
+  });
+
+  it('the editor\'s score index reads packed lines as it reads whole ones', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-form-ix-'));
+    try {
+      const lines = [line(4, { line: 1, suspect: ['approximate: x'] }), line(4, { line: 2, policy: 'other', key: 'b'.repeat(64) }), line(0, { line: 3, error: 'HTTP 500', logprob: null })];
+      const write = (f: string, form?: 'all' | 'none') => fs.writeFileSync(f, lines.map((l) => JSON.stringify(form ? packScoreLine(l, form) : l) + '\n').join(''));
+      const at = async (form?: 'all' | 'none') => {
+        const f = path.join(dir, `${form ?? 'whole'}.jsonl`);
+        write(f, form);
+        const ix = await ScoreIndex.load(f);
+        return [1, 2, 3].map((n) => ix.at(n));
+      };
+      const whole = await at();
+      assert.deepEqual(whole[0], [{ policy: 'base', record: 'rec-1', logprob: lines[0].logprob, suspect: ['approximate: x'] }]);
+      assert.deepEqual(await at('all'), whole);
+      assert.deepEqual(await at('none'), whole);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,9 @@
 /** Mean of the finite values, with their count. */
-function meanOf(xs: Iterable<number | null | undefined>): { n: number; mean: number | null } {
+function meanOf(xs: ArrayLike<number | null | undefined>): { n: number; mean: number | null } {
   let n = 0;
   let sum = 0;
-  for (const x of xs) {
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
     if (typeof x !== 'number' || !Number.isFinite(x)) continue;
     n++;
     sum += x;
@@ -35,9 +36,9 @@ export interface ResponseStats {
  * response i) describe the same record.
  */
 export function responseStats(
-  lengths: readonly (number | null | undefined)[],
-  judges: readonly (number | null | undefined)[] = [],
-  entropies: readonly (number | null | undefined)[] = [],
+  lengths: ArrayLike<number | null | undefined>,
+  judges: ArrayLike<number | null | undefined> = [],
+  entropies: ArrayLike<number | null | undefined> = [],
 ): ResponseStats {
   const all = meanOf(lengths);
   // Typed arrays and a numeric sort, not an object per response: a million records take a moment, not seconds.
