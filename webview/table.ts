@@ -156,7 +156,9 @@ export class RecordTable {
     }
     this.view = out.slice(0, k);
     this.applySort();
-    this.count.textContent = `${int(k)} of ${int(m.n)} records`;
+    const sel = m.data.record_table;
+    // A selection of a larger input says so beside the count (the sentence above the table says which).
+    this.count.textContent = sel && !sel.all ? `${int(k)} of ${int(m.n)} listed records (${int(sel.total)} in all)` : `${int(k)} of ${int(m.n)} records`;
     this.spacer.style.height = `${k * ROW_HEIGHT}px`;
     this.render();
   }
