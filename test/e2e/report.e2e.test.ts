@@ -76,7 +76,8 @@ describe('report in headless Chromium (e2e)', function () {
   it('draws cards, histograms, k̂ chart, identity table, record table and token heatmaps; log text stays text', async () => {
     const dir = path.join(tmp, 'small');
     const files = writeSynthetic(dir, { n: 400, withScores: true, seed: 3 });
-    const data = await buildReportData({ input: files.scores!, log: files.log, behavior: 'base', now: new Date('2025-01-01T00:00:00Z') });
+    // Every record's tokens (the default 200 are the violations and the largest |log w|, which need not hold the hostile record).
+    const data = await buildReportData({ input: files.scores!, log: files.log, behavior: 'base', tokenRecords: 400, now: new Date('2025-01-01T00:00:00Z') });
     const html = path.join(dir, 'report.html');
     writeReportHtml(html, data);
     const { page, errors } = await open(html);
@@ -445,7 +446,8 @@ describe('report in headless Chromium (e2e)', function () {
   it('keeps only a window of rows in the DOM at 100,000 records, and sorts', async () => {
     const dir = path.join(tmp, 'big');
     const files = writeSynthetic(dir, { n: 100_000, withScores: false, seed: 5, minTokens: 3, maxTokens: 8 });
-    const data = await buildReportData({ input: files.log, bootstrap: { b: 200 } });
+    // A table of all 100,000 (the default lists 50,000 of them): the window of rows is what is tested.
+    const data = await buildReportData({ input: files.log, bootstrap: { b: 200 }, recordTable: { total: 100_000 } });
     const html = path.join(dir, 'report.html');
     const { bytes } = writeReportHtml(html, data);
     const t0 = Date.now();
