@@ -177,11 +177,14 @@ async function main(): Promise<void> {
     const pass = child(['pass', files.log, files.scores!]);
     const html = path.join(dir, 'report.html');
     const rep = child(['report', files.scores!, files.log, html]);
+    // The pass again after the report: on a shared machine the two differ, and the ratio is given against both.
+    const pass2 = child(['pass', files.log, files.scores!]);
     const reportMs = (rep.dataMs as number) + (rep.htmlMs as number);
-    console.log(`  one streaming pass (readLines, log + scores): ${((pass.ms as number) / 1000).toFixed(2)} s, ${int(pass.lines as number)} lines, peak RSS ${int(pass.peakMiB as number)} MiB`);
+    const [p1, p2] = [pass.ms as number, pass2.ms as number];
+    console.log(`  one streaming pass (readLines, log + scores): ${(p1 / 1000).toFixed(2)} s before the report, ${(p2 / 1000).toFixed(2)} s after; ${int(pass.lines as number)} lines, peak RSS ${int(pass.peakMiB as number)} MiB`);
     console.log(
       `  report: data ${((rep.dataMs as number) / 1000).toFixed(2)} s (bootstrap B=${rep.bootstrapB}) + HTML ${((rep.htmlMs as number) / 1000).toFixed(2)} s = ${(reportMs / 1000).toFixed(2)} s = ` +
-        `${(reportMs / (pass.ms as number)).toFixed(2)} × the pass (goal ≤ 3); peak RSS ${int(rep.peakMiB as number)} MiB (goal < 600)`,
+        `${(reportMs / p1).toFixed(2)} × / ${(reportMs / p2).toFixed(2)} × the pass (goal ≤ 3); peak RSS ${int(rep.peakMiB as number)} MiB (goal < 600)`,
     );
     console.log(`  RSS during the report (MiB, every ~1/12 of the run): ${(rep.rssCurve as number[]).join(' ')}`);
     console.log(`  HTML ${mib(rep.htmlBytes as number)} (goal < ~20 MiB): ${int(rep.tableRows as number)} table rows of ${int(rep.records as number)}, tokens of ${rep.tokenRecords} of ${int(rep.tokenTotal as number)} records with detail`);
