@@ -21,8 +21,12 @@ export class RecordPager {
   /** Answers to an older request that arrive after a newer one are dropped. */
   private asked = 0;
 
+  /** Per target, the identity tolerance where it is checked (-1: not). */
+  private readonly checks: number[];
+
   constructor(private readonly data: ReportData, private readonly host: Host, private readonly onPick: (row: RecordRow, tableRow: number) => void) {
     const targets = data.meta.targets;
+    this.checks = data.policies.map((p) => (p.identical.expected || p.identical.probable ? p.identical.tolerance : -1));
     const order = singleSelect(
       'Order',
       [{ value: 'line', label: 'log order' }, ...targets.map((t, k) => ({ value: `lw:${k}`, label: `largest |log w| ${t}` }))],
@@ -89,7 +93,8 @@ export class RecordPager {
         { class: `tr${k % 2 ? ' odd' : ''}${page.tableRows[k] >= 0 ? '' : ' not-in-table'}`, attrs: { role: 'row', 'data-k': String(k), 'data-line': String(r.line) } },
         el('div', { class: 'td num' }, String(r.line)),
         el('div', { class: 'td' }, r.id),
-        ...r.lw.map((w) => el('div', { class: 'td num' }, fmtLw(w ?? NaN))),
+        // As in the table: a weight that breaks an identity check is marked.
+        ...r.lw.map((w, t) => el('div', { class: `td num${this.checks[t] >= 0 && !(Math.abs(w ?? NaN) <= this.checks[t]) ? ' bad' : ''}` }, fmtLw(w ?? NaN))),
         el('div', { class: 'td num' }, logprob(r.blp ?? NaN)),
         el('div', { class: 'td num' }, num(r.judge ?? NaN, 2)),
         el('div', { class: 'td num' }, r.chars === null ? '—' : String(r.chars)),
