@@ -1,6 +1,7 @@
 // One measured step of bench/report.bench.ts, in a process of its own so that
 // its peak RSS is its own (not the generator's): prints one JSON line.
 //   node out/bench/report-child.js pass FILE...          one streaming pass (readLines) over the files
+//   node out/bench/report-child.js parse FILE...         the same with JSON.parse of every line
 //   node out/bench/report-child.js report SCORES LOG HTML   cje report's work: data, page, pages of all records
 import * as fs from 'node:fs';
 import { readLines } from '../src/core/jsonl-lines';
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   const t0 = process.hrtime.bigint();
   const timer = setInterval(() => samples.push({ t: ms(t0), rss: process.memoryUsage().rss / 1048576 }), 100);
   try {
-    if (mode === 'pass') {
+    if (mode === 'pass' || mode === 'parse') {
       let lines = 0;
       let bytes = 0;
       const t = process.hrtime.bigint();
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
         for await (const l of readLines(f, { maxLineBytes: 256 * 1024 * 1024 })) {
           lines++;
           bytes += l.bytes + 1;
+          // "parse": JSON.parse of every line as well, the floor of any reader that looks inside the lines.
+          if (mode === 'parse' && l.text) JSON.parse(l.text);
         }
       }
       console.log(JSON.stringify({ ms: ms(t), lines, bytes, peakMiB: peakMiB() }));

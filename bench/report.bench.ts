@@ -175,6 +175,7 @@ async function main(): Promise<void> {
         `(${(scBytes / logBytes).toFixed(2)} × the log; ${reuse ? 'reused' : `generated in ${genS.toFixed(0)} s`})`,
     );
     const pass = child(['pass', files.log, files.scores!]);
+    const parse = child(['parse', files.log, files.scores!]);
     const html = path.join(dir, 'report.html');
     const rep = child(['report', files.scores!, files.log, html]);
     // The pass again after the report: on a shared machine the two differ, and the ratio is given against both.
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
     const reportMs = (rep.dataMs as number) + (rep.htmlMs as number);
     const [p1, p2] = [pass.ms as number, pass2.ms as number];
     console.log(`  one streaming pass (readLines, log + scores): ${(p1 / 1000).toFixed(2)} s before the report, ${(p2 / 1000).toFixed(2)} s after; ${int(pass.lines as number)} lines, peak RSS ${int(pass.peakMiB as number)} MiB`);
+    console.log(`  the same pass with JSON.parse of every line: ${((parse.ms as number) / 1000).toFixed(2)} s (${((parse.ms as number) / p1).toFixed(2)} × the pass: the floor of a reader that parses each line once)`);
     console.log(
       `  report: data ${((rep.dataMs as number) / 1000).toFixed(2)} s (bootstrap B=${rep.bootstrapB}) + HTML ${((rep.htmlMs as number) / 1000).toFixed(2)} s = ${(reportMs / 1000).toFixed(2)} s = ` +
         `${(reportMs / p1).toFixed(2)} × / ${(reportMs / p2).toFixed(2)} × the pass (goal ≤ 3); peak RSS ${int(rep.peakMiB as number)} MiB (goal < 600)`,
