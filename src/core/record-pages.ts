@@ -1,7 +1,7 @@
 // Pages of all records, for the panel (the standalone page carries a selection,
 // record-selection.ts). The host keeps what the report already computed per
-// record in typed columns (line, judge, length, log-weights, suspect bits:
-// some 40 bytes a record with two targets) plus where each record's line
+// record in typed columns (line, judge, length, log-weights, suspect bits,
+// offsets: about 80 bytes a record with two targets) plus where each record's line
 // starts in the log (or the scores file); a page reads its records' ids back
 // from those lines, so no record object and no id string is held between pages.
 // Node only (reads files); no vscode.
