@@ -87,7 +87,7 @@ export function policyCard(p: PolicyReport, index: number, data: ReportData): HT
         hillNote ? badge(hillLevel, hillNote, p.hill_reason ?? undefined) : p.hill_alpha === null ? el('span', { class: 'reason' }, `not estimated: ${hillWhy(p.hill_reason) || 'no reason given'}`) : null,
         p.hill_k ? `Hill tail index from the top k = ${p.hill_k} weights` : p.hill_reason ?? '',
       ),
-      metric('max weight share', pct(p.max_weight_share), `top 1% (${p.top1pct_count}): ${pct(p.top1pct_share)}`, 'Share of Σw held by the largest weight, and by the largest 1%'),
+      metric('max weight share', pct(p.max_weight_share), `top 1% (${int(p.top1pct_count)}): ${pct(p.top1pct_share)}`, 'Share of Σw held by the largest weight, and by the largest 1%'),
       metric('n', int(p.n), p.n_records !== p.n ? `${int(p.n_records - p.n)} excluded (not finite)` : `PSIS ESS ${pct(p.psis_ess_fraction)}`),
       metric('max log w', fmtLw(p.max_log_weight), p.max_log_weight !== null ? `w = ${weight(Math.exp(p.max_log_weight))}` : null),
     ),

@@ -4,7 +4,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Histogram, PolicyReport } from './protocol';
 import { cssVar, el } from './dom';
-import { BAND_LABEL, lw as fmtLw, num, policyColor } from './format';
+import { BAND_LABEL, int, lw as fmtLw, num, policyColor } from './format';
 
 function axisColors() {
   return {
@@ -76,7 +76,8 @@ export function histogramChart(box: HTMLElement, h: Histogram | null, index: num
         size: 44,
         // Decades only: 1, 10, 100, … (the log scale's 2…9 splits would crowd the axis).
         filter: (_u, splits) => splits.map((s) => (Math.abs(Math.log10(s) - Math.round(Math.log10(s))) < 1e-9 ? s : null)),
-        values: (_u, splits) => splits.map((s) => (s === null ? '' : String(s))),
+        // 1k, 1M: a million-record histogram's decades fit the axis.
+        values: (_u, splits) => splits.map((s) => (s === null ? '' : s >= 1e6 ? `${s / 1e6}M` : s >= 1e3 ? `${s / 1e3}k` : String(s))),
       },
     ],
     series: [
@@ -94,7 +95,7 @@ export function histogramChart(box: HTMLElement, h: Histogram | null, index: num
         paths: uPlot.paths.bars!({ size: [h.counts.length === 1 ? 0.05 : 1, 100], align: 0 }),
         points: { show: false },
         fillTo: (u) => u.scales.y.min ?? 0.7,
-        value: (_u, v, _s, idx) => (idx === null || idx === undefined ? `${total} in all (hover a bar)` : v === null || v === undefined ? '0' : String(v)),
+        value: (_u, v, _s, idx) => (idx === null || idx === undefined ? `${int(total)} in all (hover a bar)` : v === null || v === undefined ? '0' : String(v)),
       },
     ],
   };

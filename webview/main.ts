@@ -13,6 +13,7 @@ import { connectHost, type Host } from './host';
 import { buildModel, type Model } from './model';
 import type { ReportData } from './protocol';
 import { seamSection } from './seam';
+import { RecordPager } from './pager';
 import { RecordTable } from './table';
 
 interface App {
@@ -95,7 +96,16 @@ function render(root: HTMLElement, data: ReportData): void {
 
   const detail = el('div', { class: 'detail' });
   const table = new RecordTable(model, (row) => select(row));
-  root.appendChild(section('records', 'Records', table.root));
+  const sel = data.record_table;
+  root.appendChild(section('records', 'Records', sel && !sel.all ? el('p', { class: 'muted table-selection' }, sel.selection) : null, table.root));
+  // In the panel, the host pages through every record (the table carries a selection of them).
+  if (host.present && sel && !sel.all) {
+    const pager = new RecordPager(data, host, (row, tableRow) => {
+      if (tableRow >= 0) pick(row.line, row.id);
+      else host.post({ type: 'openRecord', line: row.line, record: row.id });
+    });
+    root.appendChild(section('all-records', `All ${int(sel.total)} records`, el('p', { class: 'muted' }, 'Read from the log and the scores file a page at a time; a record that is not in the table above opens in the log.'), pager.root));
+  }
   root.appendChild(
     section(
       'detail-section',

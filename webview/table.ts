@@ -156,7 +156,9 @@ export class RecordTable {
     }
     this.view = out.slice(0, k);
     this.applySort();
-    this.count.textContent = `${int(k)} of ${int(m.n)} records`;
+    const sel = m.data.record_table;
+    // A selection of a larger input says so beside the count (the sentence above the table says which).
+    this.count.textContent = sel && !sel.all ? `${int(k)} of ${int(m.n)} listed records (${int(sel.total)} in all)` : `${int(k)} of ${int(m.n)} records`;
     this.spacer.style.height = `${k * ROW_HEIGHT}px`;
     this.render();
   }
@@ -256,7 +258,9 @@ export class RecordTable {
         const t = col.text(i);
         if (cell.textContent !== t) cell.textContent = t;
         const extra = col.cls ? col.cls(i) : '';
-        cell.className = `td${col.numeric ? ' num' : ''}${extra ? ' ' + extra : ''}`;
+        // Only a class that changes is written: an unchanged write still costs a style pass on every frame.
+        const cls = `td${col.numeric ? ' num' : ''}${extra ? ' ' + extra : ''}`;
+        if (cell.className !== cls) cell.className = cls;
         if (col.tip) {
           const tip = col.tip(i);
           if (cell.title !== tip) cell.title = tip;

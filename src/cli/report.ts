@@ -66,6 +66,8 @@ export function reportSummary(data: ReportData): string {
     if (q.top.length) s += ` (${q.top[0].record}, line ${q.top[0].line})`;
     s += '\n';
   }
+  // A large input: the page's table lists a selection (every statistic above still uses every record).
+  if (data.record_table && !data.record_table.all) s += `\nrecord table: ${data.record_table.selection}\n`;
   if (m.issue_count) s += `\n${m.issue_count} input line(s) could not be used (listed in the report).\n`;
   for (const n of m.notes) s += `note: ${n}\n`;
   return s;

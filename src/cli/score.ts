@@ -10,6 +10,7 @@ import { CompletionsScorer } from '../scorers/completions';
 import { completionsScorerFactory } from '../scorers/make-scorer';
 import { EndpointBlockedError } from '../core/endpoint-profile';
 import { StoreLockedError, StoreWriteError } from '../core/score-store';
+import { TOKEN_DETAIL_MODES, type TokenDetail } from '../core/score-line-form';
 import { cheapProbes } from '../doctor/before-scoring';
 import { withLocalWorkers, workers } from '../worker/manager';
 import { defineCommand, runCommand, UsageError, type Io } from './command';
@@ -37,6 +38,7 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
     repeat: { type: 'string', value: 'K', summary: 'score a uniform sample of records K more times per policy, to measure the endpoint\'s noise on the log itself' },
     'repeat-sample': { type: 'string', value: 'N', summary: 'how many records --repeat scores again (default 20)' },
     field: { type: 'string', multiple: true, value: 'NAME=PATH', summary: 'where the records keep a field cje reads, e.g. response=output.text (over the config\'s "fields"; see README, field mapping)' },
+    tokens: { type: 'string', value: 'all|flagged|none', summary: 'which score lines keep their per-token detail (default: the config\'s "tokens", else flagged: errors, suspect scores and a sample)' },
   },
   run: async ({ values, positionals }, io) => {
     const log = positionals[0];
@@ -53,6 +55,11 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
     // Said before anything starts: a mapped path the log's first records lack reads nothing from there (lint CJE090 says it too).
     for (const m of missingMappedPaths(config.fields, sampleLogRecords(log))) {
       io.err.write(`cje score: warning: fields.${m.field} "${m.path}" is in none of the first ${m.looked} record(s) of ${log}; ${m.field} is read from its default place\n`);
+    }
+    if (values.tokens !== undefined) {
+      if (!(TOKEN_DETAIL_MODES as readonly string[]).includes(values.tokens)) throw new UsageError(`--tokens ${values.tokens}: expected one of ${TOKEN_DETAIL_MODES.join(', ')}`);
+      // The flag wins over the config's "tokens"; the run reads it from the config (tokenDetailOf).
+      config.tokens = values.tokens as TokenDetail;
     }
     const maxLineBytes = values['max-line-bytes'] ? Number(values['max-line-bytes']) : undefined;
     if (maxLineBytes !== undefined && !(maxLineBytes > 0)) throw new UsageError('--max-line-bytes must be a positive number');

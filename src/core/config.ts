@@ -5,6 +5,7 @@ import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type Par
 import { dottedPath, duplicateKeys, lineCol, nodeValue } from './json-text';
 import { packageRoot } from './package-root';
 import type { CjeConfig, PolicyConfig } from './types';
+import { DEFAULT_TOKEN_DETAIL, type TokenDetail } from './score-line-form';
 
 export interface ConfigProblem {
   /** Dotted path of the field, e.g. policies.premium.template ('' for the whole file). */
@@ -212,6 +213,11 @@ export function loadConfig(file: string): LoadedConfig {
 export function formatConfigProblem(file: string, p: ConfigProblem): string {
   const where = p.line ? `${file}:${p.line}:${p.column}` : file;
   return p.path ? `${where}: ${p.path} ${p.message}` : `${where}: ${p.message}`;
+}
+
+/** The run's token detail mode (config `tokens`, default "flagged": see score-line-form.ts for why). */
+export function tokenDetailOf(config: Pick<CjeConfig, 'tokens'>): TokenDetail {
+  return config.tokens ?? DEFAULT_TOKEN_DETAIL;
 }
 
 /** Effective per-policy settings with the defaults filled in. */

@@ -1,9 +1,11 @@
 // Assembles the report's data (ReportData, see report-types.ts) from a scores
 // file (+ optional log and config) or from a log that already carries CJE's
-// log-prob fields. Streams every file line by line; the per-token data of a
-// scores file is read in a second pass and kept only for the records that
-// matter most (largest |log w|, identity violations first), so a report of
-// 100,000 records stays small. No vscode, no DOM.
+// log-prob fields. Streams every file once, line by line, keeping a few
+// numbers per record in typed columns; the per-token data of the few records
+// that show it (largest |log w|, identity violations first) is read back by
+// byte offset, and the record table carries a selection of the records
+// (record-selection.ts), so a report of a million records stays small in
+// memory and on the page. No vscode, no DOM.
 
 import { loadConfig, formatConfigProblem } from './config';
 import {
@@ -22,12 +24,17 @@ import {
 } from './diagnostics/index';
 import { meanTokenEntropy, responseStats } from './diagnostics/responses';
 import { policyFingerprint } from './fingerprint';
-import { readLines } from './jsonl-lines';
+import * as fs from 'node:fs';
+import { readLines, type RawLine } from './jsonl-lines';
 import { mergeFieldMaps, type FieldMap } from './field-map';
-import { logFormatOf, readLog } from './log-reader';
+import { logFormatOf, readLog, readLogLines } from './log-reader';
+import { readLineAt, RecordColumns } from './record-pages';
+import { DEFAULT_SELECTION, FLAG_FAILED, FLAG_SUSPECT, selectRecords, selectionSentence, type SelectionLimits } from './record-selection';
+import { hasTokenDetail, tokenCount, unpackScoreLine, type StoredScoreLine } from './score-line-form';
+import { f64Column, i32Column, LineIndex, u8Column, type TypedColumn } from './typed-column';
 import { policyTemplate } from './policy-template';
 import { suspectKind } from './suspect-kind';
-import type { CjeConfig, ScoreLine } from './types';
+import type { CjeConfig } from './types';
 
 export { suspectKind };
 import {
@@ -69,7 +76,7 @@ export interface ReportOptions {
   tokenRecords?: number;
   /** Identity tolerance on |log w| (default 1e-6). */
   tolerance?: number;
-  /** Bootstrap of the IPS/SNIPS intervals; by default B = 2000 up to 25,000 records, then scaled down (at least 200) to keep a report of 100k records within seconds. */
+  /** Bootstrap of the IPS/SNIPS intervals; by default B = 2000 up to 25,000 records, then scaled down (at least 50) to keep a report of a million records within seconds. */
   bootstrap?: EstimateOptions;
   /** Histogram bins (default 60). */
   bins?: number;
@@ -77,6 +84,8 @@ export interface ReportOptions {
   now?: Date;
   /** Where the log's records keep each field (added over the config's `fields`; --field). */
   fields?: FieldMap;
+  /** How many records the record table carries, and of which kinds (record-selection.ts; tests pass small ones). */
+  recordTable?: Partial<SelectionLimits>;
 }
 
 /** Thrown for a bad input or option (the CLI prints it as a usage error). */
@@ -92,8 +101,14 @@ export const IDENTITY_CAUSES = [
 const MAX_ISSUES = 50;
 /** Resamples × records the default bootstrap may spend per policy. */
 const BOOTSTRAP_BUDGET = 5e7;
-/** The top-level "line" of a score line, read without parsing the whole line (escaped quotes inside strings never match). */
-const LINE_FIELD = /(?<!\\)"line":(\d+)[,}]/;
+/**
+ * The fewest resamples the default takes: 50 at a million records (from
+ * 250,000 records on it goes below 200). Each resample is a pass over every
+ * weight in random order (cache misses): 200 of them were half of a
+ * million-record report's time. The report's note names the B used;
+ * --bootstrap B takes more.
+ */
+const MIN_AUTO_BOOTSTRAP = 50;
 
 /** The reason written for an approximate score whose line carries none (lines from before the checks). */
 export const APPROXIMATE_REASON = "approximate: the response was located by counting the prompt's tokens (span.method prefix_count), not by the echoed text";
@@ -117,10 +132,6 @@ class ReasonTally {
       .map(([kind, v]) => ({ kind, count: v.count, example: v.example }))
       .sort((a, b) => b.count - a.count || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
   }
-}
-
-function r8(x: number | null | undefined): number | null {
-  return typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(8)) : null;
 }
 
 /** Parses repeated `--identical TARGET=BEHAVIOR` values. */
@@ -296,77 +307,155 @@ export function histogram(xs: ArrayLike<number | null>, bins = 60): Histogram | 
   return { lo, width, counts };
 }
 
-interface Row {
-  id: string;
-  line: number;
-  /** The record a sampled response belongs to (several rows share its line). */
-  group?: string;
-  /** An earlier row of the same record with the same response: the scores file holds one score for both (same key and line). */
-  twin?: number;
-  judge: number | null;
-  chars: number | null;
-  /** Response length in code points (Python's len, which CJE's TTC divides by). */
-  cps?: number;
-  /** Logged log-probs from the log: behavior under '', targets by name. */
-  logged?: Map<string, number | null>;
+/**
+ * The records, one entry per column: a million records cost a few numbers
+ * each in typed arrays (NaN / -1 where a value is missing), not an object.
+ * Ids are kept as strings while the report is built (the diagnostics list
+ * records by id) and are not kept after it.
+ */
+interface Rows {
+  n: number;
+  ids: string[];
+  line: TypedColumn<Int32Array>;
+  judge: TypedColumn<Float64Array>;
+  /** Response length in characters (-1: unknown). */
+  chars: TypedColumn<Int32Array>;
+  /** Response length in code points (Python's len, which CJE's TTC divides by; -1: unknown). */
+  cps: TypedColumn<Int32Array>;
+  /** 1 where the row is one sampled response of a record (several rows share its line; its id is RECORD#i). */
+  sample: TypedColumn<Uint8Array>;
+  /** An earlier row of the same record with the same response (-1: none): the scores file holds one score for both (same key and line). */
+  twin: TypedColumn<Int32Array>;
+  /** Rows of sampled responses by line and id (the others are found by line alone). */
+  bySample: Map<string, number>;
+  /** Where the record's log line starts and how long it is (NaN / -1: the row came from the scores file only). */
+  logOffset: TypedColumn<Float64Array>;
+  logBytes: TypedColumn<Int32Array>;
+  /** For a row the log does not have: the scores line that named it first. */
+  scoreOffset: TypedColumn<Float64Array>;
+  scoreBytes: TypedColumn<Int32Array>;
+  /** Logged log-probs from the log: behavior under '', targets by name (NaN: null or absent). */
+  logged: Map<string, TypedColumn<Float64Array>>;
+  byLine: LineIndex;
 }
 
+function newRows(): Rows {
+  return {
+    n: 0,
+    ids: [],
+    line: i32Column(0),
+    judge: f64Column(),
+    chars: i32Column(-1),
+    cps: i32Column(-1),
+    sample: u8Column(),
+    twin: i32Column(-1),
+    bySample: new Map(),
+    logOffset: f64Column(),
+    logBytes: i32Column(-1),
+    scoreOffset: f64Column(),
+    scoreBytes: i32Column(-1),
+    logged: new Map(),
+    byLine: new LineIndex(),
+  };
+}
+
+/** State of a policy's score of a record. */
+const NONE = 0;
+/** The latest successful line (logprob a number, or null). */
+const OK = 1;
+/** Only error lines. */
+const FAILED = 2;
+
 interface PolicyColumn {
-  /** Latest successful log-prob per row (undefined: none). */
-  lp: (number | null | undefined)[];
-  ntok: (number | undefined)[];
+  /** Latest successful log-prob per row (NaN: none, or null). */
+  lp: TypedColumn<Float64Array>;
+  state: TypedColumn<Uint8Array>;
+  ntok: TypedColumn<Int32Array>;
   /** Mean per-token entropy of the response, where the server gave entropies. */
-  ent: (number | null | undefined)[];
-  /** Row has only error lines. */
-  err: (boolean | undefined)[];
-  /** Suspect reasons of the kept score (undefined: not suspect). */
-  sus: (string[] | undefined)[];
+  ent: TypedColumn<Float64Array>;
+  /** Suspect reasons of the kept score: an index into Reasons (-1: not suspect). */
+  sus: TypedColumn<Int32Array>;
   /** The kept score is approximate (span.approximate). */
-  apx: (boolean | undefined)[];
-  /** The kept score's line carries `checks` (false: it predates them; undefined: no kept score, or a log). */
-  chk: (boolean | undefined)[];
-  /** seam_group of the kept score, where its line names one and its span's tokenization. */
-  seam: (string | undefined)[];
+  apx: TypedColumn<Uint8Array>;
+  /** The kept score's line carries `checks`: 2; predates them: 1; no kept score, or a log: 0. */
+  chk: TypedColumn<Uint8Array>;
+  /** seam_group of the kept score (an index into seamNames, -1: none), where its line names one and its span's tokenization. */
+  seam: TypedColumn<Int32Array>;
+  /** The latest successful line with token detail: where it starts in the scores file, and its length. */
+  detOffset: TypedColumn<Float64Array>;
+  detBytes: TypedColumn<Int32Array>;
   fingerprints: Set<string>;
 }
 
 function column(): PolicyColumn {
-  return { lp: [], ntok: [], ent: [], err: [], sus: [], apx: [], chk: [], seam: [], fingerprints: new Set() };
+  return {
+    lp: f64Column(),
+    state: u8Column(),
+    ntok: i32Column(-1),
+    ent: f64Column(),
+    sus: i32Column(-1),
+    apx: u8Column(),
+    chk: u8Column(),
+    seam: i32Column(-1),
+    detOffset: f64Column(),
+    detBytes: i32Column(-1),
+    fingerprints: new Set(),
+  };
+}
+
+/** Suspect reason lists, each distinct list once: a million approximate scores share one. */
+class Reasons {
+  private readonly ids = new Map<string, number>();
+  readonly lists: string[][] = [];
+  id(reasons: string[]): number {
+    const k = JSON.stringify(reasons);
+    let i = this.ids.get(k);
+    if (i === undefined) {
+      i = this.lists.length;
+      this.lists.push(reasons);
+      this.ids.set(k, i);
+    }
+    return i;
+  }
 }
 
 /** A kept score: the record's latest line without an error and with a finite log-prob. */
 function kept(c: PolicyColumn, i: number): boolean {
-  const v = c.lp[i];
-  return typeof v === 'number' && Number.isFinite(v);
+  return c.state.get(i) === OK && Number.isFinite(c.lp.get(i));
 }
 
-function suspectCounts(c: PolicyColumn, n: number): SuspectCounts {
+function suspectOf(c: PolicyColumn, i: number, reasons: Reasons): string[] | undefined {
+  const s = c.sus.get(i);
+  return s >= 0 ? reasons.lists[s] : undefined;
+}
+
+function suspectCounts(c: PolicyColumn, n: number, reasons: Reasons): SuspectCounts {
   const tally = new ReasonTally();
   let suspect = 0;
   let approximate = 0;
   let unchecked = 0;
   for (let i = 0; i < n; i++) {
     if (!kept(c, i)) continue;
-    if (c.chk[i] === false) unchecked++;
-    const r = c.sus[i];
+    if (c.chk.get(i) === 1) unchecked++;
+    const r = suspectOf(c, i, reasons);
     if (!r) continue;
     suspect++;
-    if (c.apx[i]) approximate++;
+    if (c.apx.get(i)) approximate++;
     tally.add(r);
   }
   return { suspect, approximate, suspect_reasons: tally.list(), unchecked };
 }
 
-function suspectWeights(b: PolicyColumn, t: PolicyColumn, lw: (number | null)[]): SuspectWeights {
+function suspectWeights(b: PolicyColumn, t: PolicyColumn, lw: Float64Array, reasons: Reasons): SuspectWeights {
   const tally = new ReasonTally();
   const out: SuspectWeights = { n: 0, approximate: 0, behavior: 0, target: 0, reasons: [] };
   for (let i = 0; i < lw.length; i++) {
-    if (lw[i] === null) continue;
-    const bs = b.sus[i];
-    const ts = t.sus[i];
+    if (Number.isNaN(lw[i])) continue;
+    const bs = suspectOf(b, i, reasons);
+    const ts = suspectOf(t, i, reasons);
     if (!bs && !ts) continue;
     out.n++;
-    if (b.apx[i] || t.apx[i]) out.approximate++;
+    if (b.apx.get(i) || t.apx.get(i)) out.approximate++;
     if (bs) {
       out.behavior++;
       tally.add(bs);
@@ -380,75 +469,127 @@ function suspectWeights(b: PolicyColumn, t: PolicyColumn, lw: (number | null)[])
   return out;
 }
 
+/** Where the latest 64 lines start, by line number modulo 64 (typed: no object per line). */
+interface RecentLines {
+  line: Int32Array;
+  offset: Float64Array;
+  bytes: Int32Array;
+}
+
+/**
+ * readLines, noting where the latest lines start, for readLogLines (which
+ * yields a line's records before it reads the next line, so a few lines back
+ * are plenty). A thin iterator, not another async generator: one layer less
+ * of promises a line.
+ */
+function withOffsets(file: string, at: RecentLines): AsyncIterable<RawLine> {
+  const inner = readLines(file)[Symbol.asyncIterator]();
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () =>
+        inner.next().then((r) => {
+          if (!r.done) {
+            const k = r.value.line & 63;
+            at.line[k] = r.value.line;
+            at.offset[k] = r.value.offset;
+            at.bytes[k] = r.value.bytes;
+          }
+          return r;
+        }),
+      // An early stop (readLogLines gives up on a file that is not a log) closes the file.
+      return: (v?: unknown) => inner.return(v as never),
+    }),
+  };
+}
+
 async function readLogRows(
   file: string,
-  rows: Row[],
-  byLine: Map<string, number>,
+  rows: Rows,
   issues: ReportIssue[],
   counter: { issues: number },
   targetOrder: string[],
   fields?: FieldMap,
 ): Promise<void> {
   const seenTargets = new Set(targetOrder);
+  const at: RecentLines = { line: new Int32Array(64).fill(-1), offset: new Float64Array(64), bytes: new Int32Array(64) };
+  // A plain JSONL log is read with its offsets (the panel reads a record back by them); a .gz or CSV one is not.
+  const items = logFormatOf(file) === 'jsonl' ? readLogLines(file, withOffsets(file, at), { fields }) : readLog(file, { fields });
+  /** Responses of the current line's samples, for their twins (samples of a line come one after another). */
+  let twinLine = -1;
   const twins = new Map<string, number>();
-  for await (const item of readLog(file, { fields })) {
+  for await (const item of items) {
     if (item.kind === 'issue') {
       counter.issues++;
       if (issues.length < MAX_ISSUES) issues.push({ file: item.issue.file, line: item.issue.line, reason: item.issue.reason });
       continue;
     }
     const r = item.record;
-    const logged = new Map<string, number | null>();
-    if (r.baseLogprob !== undefined) logged.set('', r.baseLogprob);
+    const i = rows.n++;
+    const log = (k: string, v: number | null | undefined) => {
+      let c = rows.logged.get(k);
+      if (!c) rows.logged.set(k, (c = f64Column()));
+      c.set(i, typeof v === 'number' ? v : NaN);
+    };
+    if (r.baseLogprob !== undefined) log('', r.baseLogprob);
     for (const [k, v] of Object.entries(r.targetLogprobs ?? {})) {
-      logged.set(k, v);
+      log(k, v);
       if (!seenTargets.has(k)) {
         seenTargets.add(k);
         targetOrder.push(k);
       }
     }
-    const row: Row = {
-      id: r.id,
-      line: r.line,
-      judge: typeof r.judgeScore === 'number' ? r.judgeScore : null,
-      chars: r.response.length,
-      cps: r.response.length - (r.response.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0),
-      logged: logged.size ? logged : undefined,
-    };
     if (r.group !== undefined) {
-      row.group = r.group;
-      const tk = `${r.line}\0${r.response}`;
-      const t = twins.get(tk);
-      if (t === undefined) twins.set(tk, rows.length);
-      else row.twin = t;
+      rows.sample.set(i, 1);
+      rows.bySample.set(sampleKey(r.line, r.id), i);
+      if (twinLine !== r.line) {
+        twins.clear();
+        twinLine = r.line;
+      }
+      const t = twins.get(r.response);
+      if (t === undefined) twins.set(r.response, i);
+      else rows.twin.set(i, t);
+    } else rows.byLine.set(r.line, i);
+    rows.ids.push(r.id);
+    rows.line.set(i, r.line);
+    rows.judge.set(i, typeof r.judgeScore === 'number' ? r.judgeScore : NaN);
+    rows.chars.set(i, r.response.length);
+    rows.cps.set(i, r.response.length - (r.response.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0));
+    const k = r.line & 63;
+    if (at.line[k] === r.line) {
+      rows.logOffset.set(i, at.offset[k]);
+      rows.logBytes.set(i, at.bytes[k]);
     }
-    byLine.set(rowKey(r.line, r.group !== undefined ? r.id : undefined), rows.length);
-    rows.push(row);
   }
 }
 
-/**
- * Rows are found by log line, and a sampled response (several rows on one line) by
- * line and id; a score line is looked up both ways (rowOf).
- */
-function rowKey(line: number, sampleId?: string): string {
-  return sampleId === undefined ? String(line) : `${line}\0${sampleId}`;
-}
+const sampleKey = (line: number, id: string) => `${line}\0${id}`;
 
 /** The id of the i-th sampled response of a record (log-reader.ts). */
 const SAMPLE_ID = /#\d+$/;
 
-function rowOf(byLine: Map<string, number>, line: number, record: string): number | undefined {
-  return byLine.get(rowKey(line, record)) ?? byLine.get(rowKey(line));
+/** A score line's row: a sampled response's by line and id, any other record's by line. */
+function rowOf(rows: Rows, line: number, record: string): number | undefined {
+  return (rows.bySample.size ? rows.bySample.get(sampleKey(line, record)) : undefined) ?? rows.byLine.get(line);
 }
 
-function isScoreLine(v: unknown): v is ScoreLine {
+function isScoreLine(v: unknown): v is StoredScoreLine {
   const o = v as Record<string, unknown>;
   return !!o && typeof o === 'object' && typeof o.policy === 'string' && typeof o.line === 'number' && typeof o.record === 'string';
 }
 
+/** What buildReport returns: the report's data, and the columns the panel pages through (host side, not JSON). */
+export interface ReportBuild {
+  data: ReportData;
+  columns: RecordColumns;
+}
+
 /** Builds the report data. Throws ReportInputError for unusable inputs or options. */
 export async function buildReportData(opts: ReportOptions): Promise<ReportData> {
+  return (await buildReport(opts)).data;
+}
+
+/** Builds the report data and the record columns behind it. Throws ReportInputError for unusable inputs or options. */
+export async function buildReport(opts: ReportOptions): Promise<ReportBuild> {
   const notes: string[] = [];
   const issues: ReportIssue[] = [];
   const counter = { issues: 0 };
@@ -476,13 +617,17 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
     );
   }
 
-  const rows: Row[] = [];
-  const byLine = new Map<string, number>();
+  const rows = newRows();
   const targetOrder: string[] = [];
   const fields = mergeFieldMaps(config?.fields, opts.fields);
   const cols = new Map<string, PolicyColumn>();
+  const reasons = new Reasons();
   /** Policies that scored each seam group, by tokenization, in order of appearance. */
   const seamGroups = new Map<string, { joined: string[]; separate: string[] }>();
+  const seamNames: string[] = [];
+  const seamIds = new Map<string, number>();
+  /** Rows with per-token data under any policy. */
+  const withTokens = u8Column();
   let tokenTotal = 0;
   /** Endpoint profiles by endpoint, the latest line winning; repeat lines by (policy, record). */
   const profiles = new Map<string, EndpointProfileReport>();
@@ -491,25 +636,30 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
 
   if (kind === 'log') {
     if (opts.log) notes.push(`--log ${opts.log} ignored: the input is itself a log`);
-    await readLogRows(opts.input, rows, byLine, issues, counter, targetOrder, fields);
+    await readLogRows(opts.input, rows, issues, counter, targetOrder, fields);
     behavior = behavior ?? 'base';
-    const b = column();
-    rows.forEach((r, i) => (b.lp[i] = r.logged?.get('')));
-    cols.set(behavior, b);
-    for (const t of targetOrder) {
+    // The log's own log-probs are the scores: each logged column becomes a policy's.
+    const fromLog = (k: string) => {
       const c = column();
-      rows.forEach((r, i) => (c.lp[i] = r.logged?.get(t)));
-      cols.set(t, c);
-    }
-    if (rows.length && !rows.some((r) => r.logged)) {
+      const lg = rows.logged.get(k);
+      for (let i = 0; i < rows.n; i++) {
+        const v = lg ? lg.get(i) : NaN;
+        c.lp.set(i, v);
+        // Absent and null alike: no number (the log says nothing else about its scores).
+        if (!Number.isNaN(v)) c.state.set(i, OK);
+      }
+      return c;
+    };
+    cols.set(behavior, fromLog(''));
+    for (const t of targetOrder) cols.set(t, fromLog(t));
+    if (rows.n && rows.logged.size === 0) {
       throw new ReportInputError(
         `${opts.input}: the log carries no base_policy_logprob / target_policy_logprobs; score it first (cje score) and report on the scores file`,
       );
     }
   } else {
-    if (opts.log) await readLogRows(opts.log, rows, byLine, issues, counter, [], fields);
+    if (opts.log) await readLogRows(opts.log, rows, issues, counter, [], fields);
     const seen: string[] = [];
-    const withTokens = new Set<number>();
     for await (const l of readLines(opts.input, { maxLineBytes: 256 * 1024 * 1024 })) {
       if (l.text === undefined) {
         counter.issues++;
@@ -553,13 +703,23 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
         if (issues.length < MAX_ISSUES) issues.push({ file: opts.input, line: l.line, reason: 'not a score line (needs policy, record, line)' });
         continue;
       }
-      let i = rowOf(byLine, s.line, s.record);
+      // Any stored form; the tokens are read later for the few records that show them.
+      const detail = hasTokenDetail(s as unknown as Record<string, unknown>);
+      s = unpackScoreLine(s as unknown as Record<string, unknown>, { tokens: false });
+      if (!isScoreLine(s)) continue;
+      let i = rowOf(rows, s.line, s.record);
       if (i === undefined) {
-        i = rows.length;
+        i = rows.n++;
         // Without the log, a sampled response is known by its id (RECORD#i): each is its own row; any other
         // record is its line's row, whatever id an earlier version gave it (line:N before ids were read).
-        byLine.set(rowKey(s.line, !opts.log && SAMPLE_ID.test(s.record) ? s.record : undefined), i);
-        rows.push({ id: s.record, line: s.line, judge: null, chars: null });
+        if (!opts.log && SAMPLE_ID.test(s.record)) {
+          rows.bySample.set(sampleKey(s.line, s.record), i);
+          rows.sample.set(i, 1);
+        } else rows.byLine.set(s.line, i);
+        rows.ids.push(s.record);
+        rows.line.set(i, s.line);
+        rows.scoreOffset.set(i, l.offset);
+        rows.scoreBytes.set(i, l.bytes);
       }
       let c = cols.get(s.policy);
       if (!c) {
@@ -570,50 +730,59 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       if (typeof s.fingerprint === 'string') c.fingerprints.add(s.fingerprint);
       const ok = s.error === null || s.error === undefined;
       if (ok && (typeof s.logprob === 'number' || s.logprob === null)) {
-        c.lp[i] = s.logprob;
-        c.err[i] = false;
-        c.sus[i] = c.apx[i] = c.chk[i] = c.seam[i] = undefined;
+        c.lp.set(i, typeof s.logprob === 'number' ? s.logprob : NaN);
+        c.state.set(i, OK);
+        c.sus.set(i, -1);
+        c.apx.set(i, 0);
+        c.chk.set(i, 0);
+        c.seam.set(i, -1);
         if (typeof s.logprob === 'number' && Number.isFinite(s.logprob)) {
           const approximate = s.span?.approximate === true;
-          const reasons = Array.isArray(s.suspect) ? s.suspect.filter((r): r is string => typeof r === 'string' && r !== '') : [];
-          if (approximate && !reasons.some((r) => suspectKind(r) === 'approximate')) reasons.unshift(APPROXIMATE_REASON);
-          if (reasons.length) c.sus[i] = reasons;
-          if (approximate) c.apx[i] = true;
-          c.chk[i] = typeof s.checks === 'number';
+          const rs = Array.isArray(s.suspect) ? s.suspect.filter((r): r is string => typeof r === 'string' && r !== '') : [];
+          if (approximate && !rs.some((r) => suspectKind(r) === 'approximate')) rs.unshift(APPROXIMATE_REASON);
+          if (rs.length) c.sus.set(i, reasons.id(rs));
+          if (approximate) c.apx.set(i, 1);
+          c.chk.set(i, typeof s.checks === 'number' ? 2 : 1);
           const tz = s.span?.tokenization;
           if (typeof s.seam_group === 'string' && s.seam_group && (tz === 'joined' || tz === 'separate')) {
-            c.seam[i] = s.seam_group;
+            let gi = seamIds.get(s.seam_group);
+            if (gi === undefined) {
+              seamIds.set(s.seam_group, (gi = seamNames.length));
+              seamNames.push(s.seam_group);
+            }
+            c.seam.set(i, gi);
             let g = seamGroups.get(s.seam_group);
             if (!g) seamGroups.set(s.seam_group, (g = { joined: [], separate: [] }));
             if (!g[tz].includes(s.policy)) g[tz].push(s.policy);
           }
         }
-        if (Array.isArray(s.token_logprobs) && s.token_logprobs.length) {
-          c.ntok[i] = s.token_logprobs.length;
-          withTokens.add(i);
+        const nt = tokenCount(s);
+        if (nt) c.ntok.set(i, nt);
+        if (detail) {
+          c.detOffset.set(i, l.offset);
+          c.detBytes.set(i, l.bytes);
+          if (!withTokens.get(i)) {
+            withTokens.set(i, 1);
+            tokenTotal++;
+          }
         }
-        if (Array.isArray(s.entropy)) c.ent[i] = meanTokenEntropy(s.entropy);
-      } else if (c.lp[i] === undefined) {
-        c.err[i] = true;
+        if (Array.isArray(s.entropy)) c.ent.set(i, meanTokenEntropy(s.entropy) ?? NaN);
+        else if (typeof s.mean_entropy === 'number') c.ent.set(i, s.mean_entropy);
+      } else if (c.state.get(i) === NONE) {
+        c.state.set(i, FAILED);
       }
     }
     // A sampled response that repeats an earlier one of its record has no score line of its own: it shares that one's.
-    for (let i = 0; i < rows.length; i++) {
-      const t = rows[i].twin;
-      if (t === undefined) continue;
-      for (const c of cols.values()) {
-        if (c.lp[i] !== undefined || c.err[i] !== undefined) continue;
-        c.lp[i] = c.lp[t];
-        c.ntok[i] = c.ntok[t];
-        c.ent[i] = c.ent[t];
-        c.err[i] = c.err[t];
-        c.sus[i] = c.sus[t];
-        c.apx[i] = c.apx[t];
-        c.chk[i] = c.chk[t];
-        c.seam[i] = c.seam[t];
+    if (rows.bySample.size) {
+      for (let i = 0; i < rows.n; i++) {
+        const t = rows.twin.get(i);
+        if (t < 0) continue;
+        for (const c of cols.values()) {
+          if (c.state.get(i) !== NONE) continue;
+          for (const col of [c.lp, c.state, c.ntok, c.ent, c.sus, c.apx, c.chk, c.seam, c.detOffset, c.detBytes] as TypedColumn<Float64Array | Int32Array | Uint8Array>[]) col.set(i, col.get(t));
+        }
       }
     }
-    tokenTotal = withTokens.size;
     for (const [k, c] of unknownKinds) notes.push(`${c} line(s) of kind "${k}" in ${opts.input} skipped (not read by this version)`);
     if (!behavior) {
       throw new ReportInputError(
@@ -648,38 +817,38 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
     for (const t of targets) if (!(t in config.policies)) notes.push(`policy ${t} is not in the config ${opts.config}: its fingerprint is unknown`);
   }
 
-  const n = rows.length;
-  const ids = rows.map((r) => r.id);
+  const n = rows.n;
+  const ids = rows.ids;
   const bcol = cols.get(behavior)!;
-  const blp: (number | null)[] = new Array(n);
-  for (let i = 0; i < n; i++) blp[i] = bcol.lp[i] ?? null;
-  const judges = rows.map((r) => r.judge);
+  const rescoredColumn = (c: PolicyColumn): (number | null)[] => {
+    const out: (number | null)[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = c.lp.get(i);
+      out[i] = c.state.get(i) === OK && !Number.isNaN(v) ? v : null;
+    }
+    return out;
+  };
+  const blp = rescoredColumn(bcol);
+  const judgeCol = rows.judge.take(n);
+  const judges: (number | null)[] = Array.from(judgeCol, (j) => (Number.isNaN(j) ? null : j));
   const hasJudge = judges.some((j) => j !== null);
   const behaviorFp = fingerprint(behavior);
   const bootstrap: EstimateOptions = { ...opts.bootstrap };
   if (bootstrap.b === undefined && hasJudge) {
-    bootstrap.b = Math.max(200, Math.min(2000, Math.floor(BOOTSTRAP_BUDGET / Math.max(1, n))));
+    bootstrap.b = Math.max(MIN_AUTO_BOOTSTRAP, Math.min(2000, Math.floor(BOOTSTRAP_BUDGET / Math.max(1, n))));
     if (bootstrap.b < 2000) notes.push(`bootstrap intervals use B = ${bootstrap.b} resamples for ${n} records (--bootstrap B to change)`);
   }
 
-  const loggedColumn = (name: string): (number | null)[] | null => {
+  const loggedColumn = (name: string): Float64Array | null => {
     if (kind !== 'scores') return null;
-    const key = name === behavior ? '' : name;
-    let any = false;
-    const out: (number | null)[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = rows[i].logged?.get(key);
-      if (v !== undefined) any = true;
-      out[i] = v ?? null;
-    }
-    return any ? out : null;
+    const c = rows.logged.get(name === behavior ? '' : name);
+    return c ? c.take(n) : null;
   };
-  const rescoredColumn = (c: PolicyColumn) => {
-    const out: (number | null)[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = c.lp[i] ?? null;
-    return out;
+  const errorsOf = (c: PolicyColumn) => {
+    let e = 0;
+    for (let i = 0; i < n; i++) if (c.state.get(i) === FAILED) e++;
+    return e;
   };
-  const errorsOf = (c: PolicyColumn) => c.err.reduce((a: number, e) => a + (e ? 1 : 0), 0);
   const lvr = (name: string, c: PolicyColumn) => {
     const logged = loggedColumn(name);
     return logged ? differenceSummary(logged, rescoredColumn(c), config?.logprobTolerance ?? 0.01) : null;
@@ -709,7 +878,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
     return lo <= hi ? { min: lo, max: hi } : null;
   })();
 
-  const lwColumns: (number | null)[][] = [];
+  const lwColumns: Float64Array[] = [];
   const policies: PolicyReport[] = [];
   for (const t of targets) {
     const c = cols.get(t)!;
@@ -727,13 +896,13 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       expectedIdentical: source !== null,
       tolerance: tol,
       bootstrap,
-      responseLengths: { tokens: c.ntok, chars: rows.map((r) => r.cps) },
+      responseLengths: { tokens: c.ntok.take(n), chars: rows.cps.take(n) },
     });
-    const lw: (number | null)[] = new Array(n);
+    const lw = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const b = blp[i];
       const v = tlp[i];
-      lw[i] = b !== null && v !== null && Number.isFinite(v - b) ? v - b : null;
+      lw[i] = b !== null && v !== null && Number.isFinite(v - b) ? v - b : NaN;
     }
     lwColumns.push(lw);
     const watched = d.identical.expected || d.identical.probable;
@@ -746,40 +915,69 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
       histogram: histogram(lw, opts.bins ?? 60),
       logged_vs_rescored: lvr(t, c),
       score_errors: errorsOf(c),
-      ...suspectCounts(c, n),
-      suspect_weights: suspectWeights(bcol, c, lw),
+      ...suspectCounts(c, n, reasons),
+      suspect_weights: suspectWeights(bcol, c, lw, reasons),
       ips_outside_judge_range: typeof ips === 'number' && judgeRange !== null && (ips < judgeRange.min || ips > judgeRange.max),
     });
   }
 
+  // Per record: which policies' kept scores are suspect / approximate (bit k: 0 = behavior, k + 1 = targets[k]).
   const rowCols = [bcol, ...targets.map((t) => cols.get(t)!)];
-  const records: RecordRow[] = rows.map((r, i) => {
-    const row: RecordRow = {
-      id: r.id,
-      line: r.line,
-      ...(r.group !== undefined ? { group: r.group } : {}),
-      judge: r.judge,
-      chars: r.chars,
-      ntok: bcol.ntok[i] ?? null,
-      blp: r8(blp[i]),
-      lw: lwColumns.map((c) => r8(c[i])),
-    };
-    const sus: number[] = [];
-    const apx: number[] = [];
-    rowCols.forEach((c, k) => {
-      if (c.sus[i] && kept(c, i)) sus.push(k);
-      if (c.apx[i] && kept(c, i)) apx.push(k);
-    });
-    if (sus.length) row.sus = sus;
-    if (apx.length) row.apx = apx;
-    return row;
+  const susBits = new Uint32Array(n);
+  const apxBits = new Uint32Array(n);
+  const flags = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < rowCols.length && k < 32; k++) {
+      const c = rowCols[k];
+      if (!kept(c, i)) {
+        if (c.state.get(i) === FAILED) flags[i] |= FLAG_FAILED;
+        continue;
+      }
+      if (c.sus.get(i) >= 0) susBits[i] |= 1 << k;
+      if (c.apx.get(i)) apxBits[i] |= 1 << k;
+    }
+    if (susBits[i]) flags[i] |= FLAG_SUSPECT;
+  }
+  const identityTolerance = policies.map((p) => (p.identical.expected || p.identical.probable ? p.identical.tolerance : null));
+  const limits: SelectionLimits = { ...DEFAULT_SELECTION, ...opts.recordTable };
+  const selection = selectRecords({ n, lw: lwColumns, identityTolerance, flags }, limits);
+  const bntok = bcol.ntok.take(n);
+  const columns = new RecordColumns({
+    targets,
+    line: rows.line.take(n),
+    judge: judgeCol,
+    chars: rows.chars.take(n),
+    ntok: bntok,
+    blp: Float64Array.from(blp, (v) => (v === null ? NaN : v)),
+    lw: lwColumns,
+    sus: susBits,
+    apx: apxBits,
+    identityTolerance,
+    tableRow: new Int32Array(n).fill(-1),
+    files: {
+      log: kind === 'log' ? opts.input : opts.log ?? null,
+      scores: kind === 'scores' ? opts.input : null,
+    },
+    logOffset: rows.logOffset.take(n),
+    logBytes: rows.logBytes.take(n),
+    scoreOffset: rows.scoreOffset.take(n),
+    scoreBytes: rows.scoreBytes.take(n),
+    ...(rows.bySample.size ? { sampleIndex: Int32Array.from({ length: n }, (_, i) => (rows.sample.get(i) ? Number(SAMPLE_ID.exec(ids[i])![0].slice(1)) : -1)) } : {}),
+    fields,
   });
+  const records: RecordRow[] = Array.from(selection.rows, (i) => {
+    const r = columns.row(i, ids[i]);
+    return rows.sample.get(i) ? { ...r, group: ids[i].replace(SAMPLE_ID, '') } : r;
+  });
+  /** Position in `records` of each selected record (-1: not in the table). */
+  const tableRow = columns.c.tableRow;
+  selection.rows.forEach((i, k) => (tableRow[i] = k));
 
-  const seam = seamPairs(seamGroups, cols, rows, tol, opts.bins ?? 60);
+  const seam = seamPairs(seamGroups, seamIds, cols, rows, tol, opts.bins ?? 60);
 
   const tokens: TokenSection =
     kind === 'scores'
-      ? await collectTokens(opts.input, byLine, rows.map((r) => r.line), behavior, targets, policies, lwColumns, tokenTotal, opts.tokenRecords ?? 200)
+      ? await collectTokens(opts.input, behavior, targets, cols, policies, lwColumns, tableRow, tokenTotal, opts.tokenRecords ?? 200)
       : {
           available: false,
           total: 0,
@@ -788,16 +986,25 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
           records: [],
         };
 
+  // Typed arrays with NaN where a value is missing: no array of a million boxed numbers per statistic.
+  const asLengths = (col: TypedColumn<Int32Array>) => {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = col.get(i);
+      out[i] = v >= 0 ? v : NaN;
+    }
+    return out;
+  };
   const responses: ResponsesSection = {
-    chars: responseStats(rows.map((r) => r.chars), judges),
+    chars: responseStats(asLengths(rows.chars), judgeCol),
     tokens: kind === 'scores' ? [behavior, ...targets].map((name) => {
       const c = cols.get(name)!;
-      return { policy: name, ...responseStats(Array.from({ length: n }, (_, i) => c.ntok[i]), judges, Array.from({ length: n }, (_, i) => c.ent[i])) };
+      return { policy: name, ...responseStats(asLengths(c.ntok), judgeCol, c.ent.take(n)) };
     }) : [],
   };
 
   if (counter.issues > issues.length) notes.push(`${counter.issues} input issues; the first ${issues.length} are listed`);
-  return {
+  const data: ReportData = {
     format: REPORT_FORMAT,
     version: REPORT_VERSION,
     meta: {
@@ -812,7 +1019,7 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
         fingerprint: behaviorFp,
         logged_vs_rescored: lvr(behavior, bcol),
         score_errors: errorsOf(bcol),
-        ...suspectCounts(bcol, n),
+        ...suspectCounts(bcol, n, reasons),
       },
       targets,
       n_records: n,
@@ -825,41 +1032,52 @@ export async function buildReportData(opts: ReportOptions): Promise<ReportData> 
     },
     policies,
     records,
+    record_table: {
+      included: records.length,
+      total: n,
+      all: selection.all,
+      kinds: selection.kinds,
+      selection: selectionSentence(selection, n, limits),
+    },
     tokens,
     responses,
     seam,
     endpoints,
     repeats: repeatReports(spreads, repeatK, opts.bins ?? 60, spreadValues),
   };
+  return { data, columns };
 }
 
 /** How many records hold several sampled responses and how many rows they make (ReportData.meta.groups). */
-function groupCounts(rows: Row[]): { groups?: { records: number; samples: number } } {
+function groupCounts(rows: Rows): { groups?: { records: number; samples: number } } {
   const seen = new Set<string>();
   let samples = 0;
-  for (const r of rows) {
-    if (r.group === undefined) continue;
+  for (let i = 0; i < rows.n; i++) {
+    if (!rows.sample.get(i)) continue;
     samples++;
-    seen.add(`${r.line}\0${r.group}`);
+    seen.add(sampleKey(rows.line.get(i), rows.ids[i].replace(SAMPLE_ID, '')));
   }
   return samples ? { groups: { records: seen.size, samples } } : {};
 }
 
 /** The log's own identity check: the target's logged log-prob against the behavior's (LoggedIdentity). */
-function loggedIdentity(rows: Row[], target: string, tol: number): LoggedIdentity | null {
+function loggedIdentity(rows: Rows, target: string, tol: number): LoggedIdentity | null {
   const out: LoggedIdentity = { n: 0, differ: 0, tolerance: tol, max_abs: null, violations: [] };
+  const ta = rows.logged.get(target);
+  const tb = rows.logged.get('');
+  if (!ta || !tb) return null;
   let any = false;
-  for (const r of rows) {
-    const a = r.logged?.get(target);
-    const b = r.logged?.get('');
-    if (typeof a !== 'number' || typeof b !== 'number' || !Number.isFinite(a) || !Number.isFinite(b)) continue;
+  for (let i = 0; i < rows.n; i++) {
+    const a = ta.get(i);
+    const b = tb.get(i);
+    if (!Number.isFinite(a) || !Number.isFinite(b)) continue;
     any = true;
     out.n++;
     const d = a - b;
     if (out.max_abs === null || Math.abs(d) > out.max_abs) out.max_abs = Math.abs(d);
     if (Math.abs(d) > tol) {
       out.differ++;
-      if (out.violations.length < 1000) out.violations.push({ record: r.id, line: r.line, logged: a, logged_behavior: b, log_weight: d });
+      if (out.violations.length < 1000) out.violations.push({ record: rows.ids[i], line: rows.line.get(i), logged: a, logged_behavior: b, log_weight: d });
     }
   }
   return any ? out : null;
@@ -868,14 +1086,16 @@ function loggedIdentity(rows: Row[], target: string, tol: number): LoggedIdentit
 /** The seam effect of every joined/separate pair of policies in a seam group (see SeamPairReport). */
 function seamPairs(
   groups: Map<string, { joined: string[]; separate: string[] }>,
+  groupIds: Map<string, number>,
   cols: Map<string, PolicyColumn>,
-  rows: Row[],
+  rows: Rows,
   tol: number,
   bins: number,
 ): SeamPairReport[] {
   const out: SeamPairReport[] = [];
   const fin = (x: number) => (Number.isFinite(x) ? x : null);
   for (const [g, by] of groups) {
+    const gi = groupIds.get(g)!;
     for (const jn of by.joined) {
       for (const sn of by.separate) {
         if (jn === sn) continue;
@@ -884,13 +1104,13 @@ function seamPairs(
         const idx: number[] = [];
         const a: (number | null)[] = [];
         const b: (number | null)[] = [];
-        for (let i = 0; i < rows.length; i++) {
-          const inJ = J.seam[i] === g;
-          const inS = S.seam[i] === g;
+        for (let i = 0; i < rows.n; i++) {
+          const inJ = J.seam.get(i) === gi;
+          const inS = S.seam.get(i) === gi;
           if (!inJ && !inS) continue;
           idx.push(i);
-          a.push(inJ ? (J.lp[i] as number) : null);
-          b.push(inS ? (S.lp[i] as number) : null);
+          a.push(inJ ? J.lp.get(i) : null);
+          b.push(inS ? S.lp.get(i) : null);
         }
         const e = seamEffect(a, b, { tolerance: tol, topN: 20 });
         out.push({
@@ -906,7 +1126,7 @@ function seamPairs(
           tolerance: tol,
           differ: e.differ,
           histogram: histogram(e.deltas, bins),
-          top: e.top.map((t) => ({ record: rows[idx[t.index]].id, line: rows[idx[t.index]].line, delta: t.delta })),
+          top: e.top.map((t) => ({ record: rows.ids[idx[t.index]], line: rows.line.get(idx[t.index]), delta: t.delta })),
         });
       }
     }
@@ -917,8 +1137,8 @@ function seamPairs(
 /** The identity check of computePolicyDiagnostics, each violation with its log line (ids may repeat). */
 function withLines(
   ident: PolicyDiagnostics['identical'],
-  lw: (number | null)[],
-  rows: Row[],
+  lw: Float64Array,
+  rows: Rows,
   tol: number,
   source: IdenticalSource | null,
   floor: NoiseFloor | null,
@@ -926,23 +1146,22 @@ function withLines(
 ): IdenticalReport {
   // Violations come in record order: walk the rows that break identity alongside them.
   const bad: number[] = [];
-  for (let i = 0; i < rows.length && bad.length < ident.violations.length; i++) {
-    const v = lw[i];
-    if (v === null || !(Math.abs(v) <= tol)) bad.push(i);
+  for (let i = 0; i < rows.n && bad.length < ident.violations.length; i++) {
+    if (!(Math.abs(lw[i]) <= tol)) bad.push(i);
   }
   const violations = ident.violations.map((v, k) => {
     const i = bad[k];
-    const line = i !== undefined && rows[i].id === v.record ? rows[i].line : null;
+    const line = i !== undefined && rows.ids[i] === v.record ? rows.line.get(i) : null;
     return { record: v.record, line, log_weight: v.log_weight, within_noise: withinNoise(v.log_weight, floor) };
   });
   // Counted over every violation, not only the listed ones.
   let within = 0;
   let beyond = 0;
   if (floor && ident.violation_count > 0) {
-    for (let i = 0; i < rows.length; i++) {
+    for (let i = 0; i < rows.n; i++) {
       const v = lw[i];
-      if (v !== null && Math.abs(v) <= tol) continue;
-      if (withinNoise(v, floor)) within++;
+      if (Math.abs(v) <= tol) continue;
+      if (withinNoise(Number.isNaN(v) ? null : v, floor)) within++;
       else beyond++;
     }
   }
@@ -960,10 +1179,14 @@ function withLines(
   };
 }
 
-/** Chooses the records whose tokens go into the report: identity violations first, then the largest |log w|. */
+/**
+ * Chooses the records whose tokens go into the report: identity violations
+ * first (up to half the limit), then the largest |log w|. `lwColumns` per
+ * target, NaN (or null) where a weight is missing.
+ */
 export function chooseTokenRows(
   policies: PolicyReport[],
-  lwColumns: (number | null)[][],
+  lwColumns: ArrayLike<number | null>[],
   eligible: (i: number) => boolean,
   limit: number,
 ): number[] {
@@ -985,14 +1208,14 @@ export function chooseTokenRows(
     const tol = p.identical.tolerance;
     for (let i = 0; i < n; i++) {
       const v = lwColumns[k][i];
-      if (v !== null && Math.abs(v) > tol) violating.push(i);
+      if (v !== null && Math.abs(v) > tol && eligible(i)) violating.push(i);
     }
   });
   violating.sort(byScore);
   const half = Math.ceil(limit / 2);
   for (const i of violating) {
     if (chosen.size >= half) break;
-    if (eligible(i)) chosen.add(i);
+    chosen.add(i);
   }
   const order: number[] = [];
   for (let i = 0; i < n; i++) if (eligible(i) && !chosen.has(i)) order.push(i);
@@ -1029,63 +1252,57 @@ function topAlternatives(x: unknown, n: number): (Record<string, number> | null)
 
 async function collectTokens(
   file: string,
-  byLine: Map<string, number>,
-  lines: number[],
   behavior: string,
   targets: string[],
+  cols: Map<string, PolicyColumn>,
   policies: PolicyReport[],
-  lwColumns: (number | null)[][],
+  lwColumns: Float64Array[],
+  tableRow: Int32Array,
   total: number,
   limit: number,
 ): Promise<TokenSection> {
-  const want = new Set([behavior, ...targets]);
-  // Twice the limit: chosen rows without behavior tokens are skipped below.
-  const rowsChosen = chooseTokenRows(policies, lwColumns, () => true, Math.max(0, limit) * 2);
-  const wanted = new Set(rowsChosen);
-  const wantedLines = new Set(rowsChosen.map((i) => lines[i]));
-  const seqs = new Map<number, Map<string, { tokens: string[]; logprobs: number[]; top?: (Record<string, number> | null)[] }>>();
-  for await (const l of readLines(file, { maxLineBytes: 256 * 1024 * 1024 })) {
-    if (!l.text || !l.text.trim()) continue;
-    const lm = LINE_FIELD.exec(l.text);
-    if (lm && !wantedLines.has(Number(lm[1]))) continue;
-    let s: ScoreLine;
+  const bcol = cols.get(behavior)!;
+  // Records in the table whose behavior line keeps its tokens: their lines are read back by offset, not by a second pass.
+  const rowsChosen = chooseTokenRows(policies, lwColumns, (i) => tableRow[i] >= 0 && bcol.detBytes.get(i) >= 0, Math.max(0, limit));
+  const fd = fs.openSync(file, 'r');
+  const read = (c: PolicyColumn, i: number): { tokens: string[]; logprobs: number[]; top?: (Record<string, number> | null)[] } | undefined => {
+    const text = readLineAt(fd, c.detOffset.get(i), c.detBytes.get(i));
+    if (text === undefined) return undefined;
+    let s: StoredScoreLine;
     try {
-      s = JSON.parse(l.text) as ScoreLine;
+      s = unpackScoreLine(JSON.parse(text) as Record<string, unknown>);
     } catch {
-      continue;
+      return undefined;
     }
-    if (!isScoreLine(s) || !want.has(s.policy)) continue;
-    const i = rowOf(byLine, s.line, s.record);
-    if (i === undefined || !wanted.has(i)) continue;
-    if (s.error !== null && s.error !== undefined) continue;
-    if (!Array.isArray(s.token_logprobs) || !s.token_logprobs.length) continue;
-    let m = seqs.get(i);
-    if (!m) seqs.set(i, (m = new Map()));
-    m.set(s.policy, { tokens: Array.isArray(s.tokens) ? s.tokens : [], logprobs: s.token_logprobs, top: topAlternatives((s as { top_logprobs?: unknown }).top_logprobs, s.token_logprobs.length) });
-  }
+    if (!Array.isArray(s.token_logprobs) || !s.token_logprobs.length) return undefined;
+    return { tokens: Array.isArray(s.tokens) ? s.tokens : [], logprobs: s.token_logprobs, top: topAlternatives((s as { top_logprobs?: unknown }).top_logprobs, s.token_logprobs.length) };
+  };
   const out: TokenRecord[] = [];
-  for (const i of rowsChosen) {
-    if (out.length >= limit) break;
-    const m = seqs.get(i);
-    const b = m?.get(behavior);
-    if (!m || !b) continue;
-    const rec: TokenRecord = { row: i, behavior: { tokens: b.tokens, logprobs: b.logprobs }, targets: {} };
-    if (b.top) rec.behavior.top_logprobs = b.top;
-    for (const t of targets) {
-      const s = m.get(t);
-      if (!s) continue;
-      const same = s.tokens.length === b.tokens.length && s.tokens.every((x, k) => x === b.tokens[k]);
-      const d = perTokenDelta({
-        behaviorLogprobs: b.logprobs,
-        targetLogprobs: s.logprobs,
-        behaviorTokens: b.tokens.length ? b.tokens : undefined,
-        targetTokens: s.tokens.length ? s.tokens : undefined,
-        topN: 5,
-      });
-      rec.targets[t] = { tokens: same ? null : s.tokens, logprobs: s.logprobs, aligned: d.aligned, reason: d.reason, top: d.top };
-      if (s.top) rec.targets[t].top_logprobs = s.top;
+  try {
+    for (const i of rowsChosen) {
+      const b = read(bcol, i);
+      if (!b) continue;
+      const rec: TokenRecord = { row: tableRow[i], behavior: { tokens: b.tokens, logprobs: b.logprobs }, targets: {} };
+      if (b.top) rec.behavior.top_logprobs = b.top;
+      for (const t of targets) {
+        const c = cols.get(t)!;
+        const s = c.detBytes.get(i) >= 0 ? read(c, i) : undefined;
+        if (!s) continue;
+        const same = s.tokens.length === b.tokens.length && s.tokens.every((x, k) => x === b.tokens[k]);
+        const d = perTokenDelta({
+          behaviorLogprobs: b.logprobs,
+          targetLogprobs: s.logprobs,
+          behaviorTokens: b.tokens.length ? b.tokens : undefined,
+          targetTokens: s.tokens.length ? s.tokens : undefined,
+          topN: 5,
+        });
+        rec.targets[t] = { tokens: same ? null : s.tokens, logprobs: s.logprobs, aligned: d.aligned, reason: d.reason, top: d.top };
+        if (s.top) rec.targets[t].top_logprobs = s.top;
+      }
+      out.push(rec);
     }
-    out.push(rec);
+  } finally {
+    fs.closeSync(fd);
   }
   out.sort((a, b) => a.row - b.row);
   return {

@@ -201,6 +201,55 @@ export interface RecordRow {
   apx?: number[];
 }
 
+/**
+ * Which records `records` holds (record-selection.ts): all of them up to 50,000,
+ * else the ones a user looks at, with how many of each kind there are.
+ */
+export interface RecordTableInfo {
+  /** Records in `records`. */
+  included: number;
+  /** Records in the input (meta.n_records). */
+  total: number;
+  /** Whether `records` holds every record. */
+  all: boolean;
+  /** Per kind: records of that kind in the input and in the table (a record may be of several kinds). */
+  kinds: { kind: 'largest_lw' | 'violations' | 'suspect' | 'failed' | 'sample'; total: number; included: number }[];
+  /** The sentence the table shows: what it holds and what it leaves out. */
+  selection: string;
+}
+
+/** The order of a page of records (the panel asks the host for pages of all records). */
+export type RecordPageOrder =
+  /** Log order. */
+  | { by: 'line' }
+  /** Largest |log w| of meta.targets[target] first (missing weights last). */
+  | { by: 'abs_lw'; target: number };
+
+/** Which records a page is cut from. */
+export type RecordPageFilter = 'all' | 'violations' | 'suspect';
+
+export interface RecordPageRequest {
+  /** 0-based page index. */
+  page: number;
+  /** Records a page (1 to 1000). */
+  pageSize: number;
+  order: RecordPageOrder;
+  filter: RecordPageFilter;
+}
+
+export interface RecordPage {
+  request: RecordPageRequest;
+  /** Records matching the filter, and pages of them. */
+  matching: number;
+  pages: number;
+  /** The records of the page, in order; each as a row of `records`. */
+  rows: RecordRow[];
+  /** Position in `records` of each row (-1: not in the report's table). */
+  tableRows: number[];
+  /** Set when the log or the scores file changed since the report was built: ids may be wrong, reload. */
+  stale?: string;
+}
+
 export interface TokenSeq {
   tokens: string[];
   logprobs: number[];
@@ -322,6 +371,8 @@ export interface ReportData {
   meta: ReportMeta;
   policies: PolicyReport[];
   records: RecordRow[];
+  /** Which records `records` holds. */
+  record_table: RecordTableInfo;
   tokens: TokenSection;
   responses: ResponsesSection;
   /** One entry per joined/separate pair of policies; empty when the scores file has none. */

@@ -5,12 +5,11 @@
 // found by (line, record id), and a single-response record by its line alone
 // (its id may have been `line:N` when it was scored).
 //
-// Score lines are parsed with JSON.parse here. When the compact line forms land
-// (src/core/score-line-form.ts, `unpackScoreLine`), `parseScoreLine` below is the
-// one place to switch: every reader of this module goes through it.
+// Score lines are read in any stored form (src/core/score-line-form.ts,
+// unpackScoreLine), without their token detail: export needs only the totals.
 
 import { readLines } from './jsonl-lines';
-import type { ScoreLine } from './types';
+import { unpackScoreLine, type StoredScoreLine } from './score-line-form';
 
 export interface KeptScore {
   logprob: number;
@@ -28,7 +27,7 @@ export function itemKey(line: number, record?: string): string {
 }
 
 /** One line of a scores file as a ScoreLine, or undefined for a kind line or anything else. */
-export function parseScoreLine(text: string): ScoreLine | undefined {
+export function parseScoreLine(text: string): StoredScoreLine | undefined {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -38,7 +37,7 @@ export function parseScoreLine(text: string): ScoreLine | undefined {
   const o = v as Record<string, unknown>;
   if (!o || typeof o !== 'object' || Array.isArray(o) || 'kind' in o) return undefined;
   if (typeof o.policy !== 'string' || typeof o.line !== 'number' || typeof o.record !== 'string') return undefined;
-  return o as unknown as ScoreLine;
+  return unpackScoreLine(o, { tokens: false });
 }
 
 /** Reads every score line of `file` into columns: by (line, record) and, for lookups of single-response records, by line. */
@@ -61,7 +60,7 @@ export async function readScoreColumns(file: string): Promise<ScoreColumns> {
   return cols;
 }
 
-function kept(s: ScoreLine): KeptScore {
+function kept(s: StoredScoreLine): KeptScore {
   const reasons = Array.isArray(s.suspect) ? s.suspect.filter((r): r is string => typeof r === 'string' && r !== '') : [];
   if (s.span?.approximate === true && !reasons.some((r) => r.startsWith('approximate'))) reasons.unshift('approximate: the response was located by counting the prompt\'s tokens');
   return reasons.length ? { logprob: s.logprob as number, suspect: reasons } : { logprob: s.logprob as number };

@@ -5,6 +5,7 @@
 // huge scores file cannot fill the editor's memory.
 import { isExtraLine } from './endpoint-profile';
 import { readLines } from './jsonl-lines';
+import { unpackScoreLine } from './score-line-form';
 
 export interface PolicyScore {
   policy: string;
@@ -76,7 +77,9 @@ export class ScoreIndex {
       if (!l.text.trim()) continue;
       let v: Record<string, unknown>;
       try {
+        // Any stored form; the index keeps no tokens, so their detail is not decoded.
         v = JSON.parse(l.text) as Record<string, unknown>;
+        if (v && typeof v === 'object' && !isExtraLine(v)) v = unpackScoreLine(v, { tokens: false }) as unknown as Record<string, unknown>;
       } catch {
         this.bad++;
         continue;

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { readLines } from './jsonl-lines';
 import { isExtraLine, type EndpointProfile, type ExtraLine, type RepeatLine } from './endpoint-profile';
 import { ANSWER_CHECKS_VERSION, recheckStoredSpan } from './span';
+import { packScoreLine, unpackScoreLine, type TokenDetail } from './score-line-form';
 import type { LogIssue, ScoreLine } from './types';
 
 interface Done {
@@ -68,6 +69,9 @@ export class ScoreStore {
   private lockFile: string | undefined;
   private lockText: string | undefined;
 
+  /** How lines are written (score-line-form.ts); undefined: whole, as before packing. */
+  private tokens: TokenDetail | undefined;
+
   private constructor(readonly file: string) {}
 
   /**
@@ -75,8 +79,9 @@ export class ScoreStore {
    * process: a second run on the same file stops at once and says who holds
    * it; a lock left by a killed run (its pid gone) is taken over.
    */
-  static async open(file: string, opts: { lock?: boolean } = {}): Promise<{ store: ScoreStore; report: StoreOpenReport }> {
+  static async open(file: string, opts: { lock?: boolean; tokens?: TokenDetail } = {}): Promise<{ store: ScoreStore; report: StoreOpenReport }> {
     const store = new ScoreStore(file);
+    store.tokens = opts.tokens;
     const report: StoreOpenReport = { results: 0, corrupt: [] };
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new StoreWriteError(file, Object.assign(new Error('it is a folder, not a file (give a file name)'), { code: 'EISDIR' }));
     // A scores file in a folder that does not exist yet: the folder is made, as the report does for its page.
@@ -138,6 +143,8 @@ export class ScoreStore {
         let parsed: ScoreLine | ExtraLine | undefined;
         try {
           parsed = l.text !== undefined && l.text.trim() ? (JSON.parse(l.text) as ScoreLine | ExtraLine) : undefined;
+          // Any stored form (packed or whole) back to a ScoreLine; tokens may then be absent (not kept).
+          if (parsed && typeof parsed === 'object' && !isExtraLine(parsed)) parsed = unpackScoreLine(parsed as unknown as Record<string, unknown>) as ScoreLine;
         } catch {
           parsed = undefined;
         }
@@ -215,14 +222,15 @@ export class ScoreStore {
     this.readFd ??= fs.openSync(this.file, 'r');
     fs.readSync(this.readFd, buf, 0, d.length, d.offset);
     // The first line's bytes include a BOM if the file has one (readLines strips it from the text only).
-    return JSON.parse(buf.toString('utf8').replace(/^\uFEFF/, '')) as ScoreLine;
+    // Tokens may be absent (not kept): the caller copies the line, and the copy is packed again.
+    return unpackScoreLine(JSON.parse(buf.toString('utf8').replace(/^\uFEFF/, ''))) as ScoreLine;
   }
 
   /** Appends lines with a single write. */
   append(lines: ScoreLine[]): void {
     if (this.fd === undefined) throw new Error(`score store ${this.file} is closed`);
     if (!lines.length) return;
-    const texts = lines.map((l) => JSON.stringify(l) + '\n');
+    const texts = lines.map((l) => JSON.stringify(this.tokens ? packScoreLine(l, this.tokens) : l) + '\n');
     const buf = Buffer.from(texts.join(''), 'utf8');
     this.writeAll(buf);
     let offset = this.size;

@@ -187,6 +187,8 @@ export interface CjeConfig {
    * every required TemplateSpec field itself.
    */
   templates?: Record<string, CustomTemplateSpec>;
+  /** Which score lines keep their per-token detail (default "flagged"; see src/core/score-line-form.ts). */
+  tokens?: 'all' | 'flagged' | 'none';
 }
 
 /** A template written in the config: a shipped template's fields overridden, or a whole TemplateSpec. */
@@ -236,7 +238,11 @@ export interface ScoreLine {
   logprob: number | null;
   tokens: string[];
   token_logprobs: number[];
+  /** How many tokens the span has (set by unpackScoreLine for every stored form, also where the tokens are not kept). */
+  n_tokens?: number;
   entropy?: (number | null)[];
+  /** Mean per-token entropy, where the server gave entropies (kept in a packed line when the entropies are not). */
+  mean_entropy?: number | null;
   /** This record repeats the prompt and response of the record on that log line: same numbers, its own line. */
   duplicate_of?: number;
   /** Top alternatives per token of the span (token → log-prob), kept when the policy asks for topLogprobs > 1. */

@@ -3,6 +3,8 @@
 // side carries out (and unit tests check without a VS Code).
 import * as path from 'node:path';
 import { isViewToHost, type HostToView } from '../../webview/protocol';
+import { checkPageRequest } from '../core/record-page-request';
+import type { RecordColumns } from '../core/record-pages';
 import type { ReportData } from '../core/report-types';
 
 export type PanelAction =
@@ -21,9 +23,10 @@ export function logOfReport(data: Pick<ReportData, 'meta'>): string | null {
 
 /**
  * `data` is what the panel shows (null while it is still being built);
- * `baseDir` resolves a relative path in the report's meta.
+ * `baseDir` resolves a relative path in the report's meta; `pages` answers
+ * page requests (the records behind the report, see record-pages.ts).
  */
-export function handleViewMessage(raw: unknown, data: ReportData | null, baseDir?: string): PanelAction {
+export function handleViewMessage(raw: unknown, data: ReportData | null, baseDir?: string, pages?: RecordColumns | null): PanelAction {
   if (!isViewToHost(raw)) return { kind: 'ignore', reason: 'not a message of webview/protocol.ts' };
   switch (raw.type) {
     case 'ready':
@@ -39,5 +42,16 @@ export function handleViewMessage(raw: unknown, data: ReportData | null, baseDir
     }
     case 'error':
       return { kind: 'notify', level: 'error', message: `The diagnostics panel could not draw the report: ${raw.message}` };
+    case 'recordPage': {
+      const fail = (message: string): PanelAction => ({ kind: 'post', message: { type: 'recordPageError', inReplyTo: raw.messageId, message } });
+      if (!data || !pages) return fail('no report shown yet');
+      const req = checkPageRequest(raw.request, pages.targets.length);
+      if (typeof req === 'string') return fail(req);
+      try {
+        return { kind: 'post', message: { type: 'recordPage', inReplyTo: raw.messageId, page: pages.page(req) } };
+      } catch (e) {
+        return fail(`cannot read the records: ${(e as Error).message}`);
+      }
+    }
   }
 }

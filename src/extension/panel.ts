@@ -4,7 +4,8 @@
 // webview/protocol.ts only (see panel-messages.ts).
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { buildReportData } from '../core/report-data';
+import { buildReport } from '../core/report-data';
+import type { RecordColumns } from '../core/record-pages';
 import type { ReportData } from '../core/report-types';
 import type { HostToView } from '../../webview/protocol';
 import { handleViewMessage, type PanelAction } from './panel-messages';
@@ -32,6 +33,8 @@ export interface PanelDeps {
 
 export class ReportPanel {
   data: ReportData | null = null;
+  /** The records behind the report, which the view pages through (typed columns and line offsets, no record objects). */
+  pages: RecordColumns | null = null;
   ready = false;
   error: string | null = null;
   private loading: Promise<void> | null = null;
@@ -64,7 +67,9 @@ export class ReportPanel {
     const run = (async () => {
       this.deps.log(`report ${inputs.input}${inputs.log ? ` (log ${inputs.log})` : ''}${inputs.config ? ` (config ${inputs.config})` : ''}`);
       try {
-        this.data = await buildReportData({ input: inputs.input, log: inputs.log, config: inputs.config, tolerance: this.deps.tolerance() });
+        const built = await buildReport({ input: inputs.input, log: inputs.log, config: inputs.config, tolerance: this.deps.tolerance() });
+        this.data = built.data;
+        this.pages = built.columns;
         this.error = null;
         if (this.ready) await this.post({ type: 'data', data: this.data });
       } catch (e) {
@@ -87,7 +92,7 @@ export class ReportPanel {
 
   /** Handles one message from the view (public for the integration tests, which send protocol messages through it). */
   async receive(raw: unknown): Promise<PanelAction> {
-    const action = handleViewMessage(raw, this.data);
+    const action = handleViewMessage(raw, this.data, undefined, this.pages);
     if ((raw as { type?: unknown })?.type === 'ready') this.ready = true;
     switch (action.kind) {
       case 'post':

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildReportData } from '../../src/core/report-data';
+import { buildReport, buildReportData } from '../../src/core/report-data';
 import { reportHtml, writeReportHtml } from '../../src/core/report-html';
 import { packageRoot } from '../../src/core/package-root';
 import type { ScoreLine, SpanInfo } from '../../src/core/types';
@@ -76,7 +76,8 @@ describe('report in headless Chromium (e2e)', function () {
   it('draws cards, histograms, k̂ chart, identity table, record table and token heatmaps; log text stays text', async () => {
     const dir = path.join(tmp, 'small');
     const files = writeSynthetic(dir, { n: 400, withScores: true, seed: 3 });
-    const data = await buildReportData({ input: files.scores!, log: files.log, behavior: 'base', now: new Date('2025-01-01T00:00:00Z') });
+    // Every record's tokens (the default 200 are the violations and the largest |log w|, which need not hold the hostile record).
+    const data = await buildReportData({ input: files.scores!, log: files.log, behavior: 'base', tokenRecords: 400, now: new Date('2025-01-01T00:00:00Z') });
     const html = path.join(dir, 'report.html');
     writeReportHtml(html, data);
     const { page, errors } = await open(html);
@@ -447,7 +448,8 @@ describe('report in headless Chromium (e2e)', function () {
   it('keeps only a window of rows in the DOM at 100,000 records, and sorts', async () => {
     const dir = path.join(tmp, 'big');
     const files = writeSynthetic(dir, { n: 100_000, withScores: false, seed: 5, minTokens: 3, maxTokens: 8 });
-    const data = await buildReportData({ input: files.log, bootstrap: { b: 200 } });
+    // A table of all 100,000 (the default lists 50,000 of them): the window of rows is what is tested.
+    const data = await buildReportData({ input: files.log, bootstrap: { b: 200 }, recordTable: { total: 100_000 } });
     const html = path.join(dir, 'report.html');
     const { bytes } = writeReportHtml(html, data);
     const t0 = Date.now();
@@ -533,6 +535,52 @@ describe('report in headless Chromium (e2e)', function () {
     assert.equal(typeof last.line, 'number');
     assert.equal(last.record, data.records.find((r) => r.line === last.line)!.id);
     await page.screenshot({ path: path.join(OUT, 'webview-dark.png'), fullPage: true });
+    assert.deepEqual(errors, [], 'no console errors');
+    await page.close();
+  });
+
+  it('in the panel, pages through all records by asking the host (recordPage with inReplyTo); the page carries a selection', async () => {
+    const dir = path.join(tmp, 'pager');
+    const files = writeSynthetic(dir, { n: 260, withScores: true, seed: 12, minTokens: 3, maxTokens: 6 });
+    const { data, columns } = await buildReport({ input: files.scores!, log: files.log, behavior: 'base', bootstrap: { b: 0 }, recordTable: { total: 60, topPerTarget: 10, violations: 10 } });
+    assert.equal(data.records.length, 60);
+    // The stub host answers page requests from pages the test computed with the host's own function.
+    const pages = [0, 1, 2].map((p) => columns.page({ page: p, pageSize: 100, order: { by: 'line' }, filter: 'all' }));
+    const stub =
+      `<script nonce="TESTNONCE">window.__sent = []; window.__pages = ${JSON.stringify(pages).replace(/</g, '\\u003c')};` +
+      `window.acquireVsCodeApi = () => ({ postMessage: (m) => { window.__sent.push(m); if (m.type === 'recordPage') setTimeout(() => window.postMessage({ type: 'recordPage', inReplyTo: m.messageId, page: window.__pages[m.request.page] }, '*'), 0); } });</script>`;
+    const html = reportHtml(data, undefined, 'TESTNONCE')
+      .replace(/<script type="application\/json" id="cje-data">[\s\S]*?<\/script>/, '')
+      .replace('<script nonce="TESTNONCE">', stub + '\n<script nonce="TESTNONCE">');
+    const file = path.join(dir, 'panel.html');
+    fs.writeFileSync(file, html);
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await page.goto('file://' + file);
+    await page.evaluate((d) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage({ type: 'data', data: d }, '*'), data as unknown as Record<string, unknown>);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.match((await page.locator('#records .table-selection').textContent()) ?? '', /^60 of 260 records: /);
+    await page.waitForSelector('#all-records .page-status:has-text("page 1 of 3")');
+    assert.equal(await page.locator('#all-records .tr').count(), 100);
+    assert.equal(await page.locator('#all-records .tr').first().locator('.td').nth(1).textContent(), 'syn_0');
+    await page.locator('#all-records vscode-button.page-next').click();
+    await page.waitForSelector('#all-records .page-status:has-text("page 2 of 3")');
+    assert.equal(await page.locator('#all-records .tr').first().locator('.td').nth(1).textContent(), 'syn_100');
+    type Sent = { type: string; messageId?: number; request?: { page: number }; line?: number }[];
+    const sent = await page.evaluate(() => (globalThis as unknown as { __sent: Sent }).__sent);
+    const asks = sent.filter((m) => m.type === 'recordPage');
+    assert.deepEqual(asks.map((m) => m.request!.page), [0, 1]);
+    assert.equal(new Set(asks.map((m) => m.messageId)).size, 2, 'each request its own messageId');
+    // A record outside the table opens in the log; one inside is shown.
+    const k = pages[1].tableRows.findIndex((t) => t < 0);
+    await page.locator('#all-records .tr').nth(k).click();
+    const last = (await page.evaluate(() => (globalThis as unknown as { __sent: Sent }).__sent)).at(-1)!;
+    assert.deepEqual([last.type, last.line], ['openRecord', pages[1].rows[k].line]);
+    await page.locator('#all-records').screenshot({ path: path.join(OUT, 'panel-pager.png') });
     assert.deepEqual(errors, [], 'no console errors');
     await page.close();
   });

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mulberry32 } from '../../src/core/diagnostics/estimates';
+import { packScoreLine, type TokenDetail } from '../../src/core/score-line-form';
 import type { ScoreLine } from '../../src/core/types';
 
 const WORDS = (
@@ -25,6 +26,8 @@ export interface SyntheticOptions {
   cloneOff?: (i: number) => number;
   /** Write per-token data (scores file). */
   withScores?: boolean;
+  /** Write the score lines packed as cje score does with this `tokens` mode (default: whole lines, as before packing). */
+  form?: TokenDetail;
 }
 
 export interface SyntheticFiles {
@@ -118,7 +121,7 @@ export function writeSynthetic(dir: string, opts: SyntheticOptions): SyntheticFi
           provider: 'local',
           scored_at: '2025-01-01T00:00:00.000Z',
         };
-        scBuf += JSON.stringify(s) + '\n';
+        scBuf += JSON.stringify(opts.form ? packScoreLine(s, opts.form) : s) + '\n';
       }
     }
     flush();

@@ -29,7 +29,7 @@ async function cje(...argv: string[]): Promise<{ code: number; out: string; err:
 
 /** Each command's options as the README documents them, written apart from the command table. */
 const OPTIONS: Record<string, string[]> = {
-  score: ['--config CONFIG', '--out FILE', '--policy NAME ...', '--json', '--quiet', '--max-line-bytes N', '--dry-run', '--field NAME=PATH ...'],
+  score: ['--config CONFIG', '--out FILE', '--policy NAME ...', '--json', '--quiet', '--max-line-bytes N', '--dry-run', '--field NAME=PATH ...', '--tokens all|flagged|none'],
   report: ['--log LOG', '--config CONFIG', '--behavior NAME', '--identical TARGET=BEHAVIOR ...', '--out FILE', '--json FILE', '--token-records N', '--bootstrap B', '--quiet', '--field NAME=PATH ...'],
   export: ['--config CONFIG', '--scores FILE', '--out FILE', '--field NAME=PATH ...', '--json', '--quiet'],
   lint: ['--json', '--fix', '--no-tokenizers', '--log LOG ...'],

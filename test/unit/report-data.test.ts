@@ -654,6 +654,9 @@ describe('report data', () => {
       assert.deepEqual([got.endpoints, got.repeats], [[], []]);
       delete got.endpoints;
       delete got.repeats;
+      // The record table's selection: 5 records are all of them.
+      assert.deepEqual([got.record_table.all, got.record_table.included, got.record_table.total], [true, 5, 5]);
+      delete got.record_table;
       assert.deepEqual(got.meta.judge_range, { min: 0.1, max: 0.9 });
       delete got.meta.judge_range;
       // IPS 0.967 (in GOLDEN) lies above the largest judge score 0.9.

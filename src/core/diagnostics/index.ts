@@ -132,7 +132,7 @@ export interface PolicyDiagnosticsInput {
    * Response lengths per record for TTC's per-token surprisal, in order of
    * preference (the first with a length for every weighed record is used).
    */
-  responseLengths?: { tokens?: (number | null | undefined)[]; chars?: (number | null | undefined)[] };
+  responseLengths?: { tokens?: ArrayLike<number | null | undefined>; chars?: ArrayLike<number | null | undefined> };
 }
 
 /**

@@ -1,8 +1,9 @@
 /** Mean of the finite values, with their count. */
-function meanOf(xs: Iterable<number | null | undefined>): { n: number; mean: number | null } {
+function meanOf(xs: ArrayLike<number | null | undefined>): { n: number; mean: number | null } {
   let n = 0;
   let sum = 0;
-  for (const x of xs) {
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
     if (typeof x !== 'number' || !Number.isFinite(x)) continue;
     n++;
     sum += x;
@@ -35,24 +36,42 @@ export interface ResponseStats {
  * response i) describe the same record.
  */
 export function responseStats(
-  lengths: readonly (number | null | undefined)[],
-  judges: readonly (number | null | undefined)[] = [],
-  entropies: readonly (number | null | undefined)[] = [],
+  lengths: ArrayLike<number | null | undefined>,
+  judges: ArrayLike<number | null | undefined> = [],
+  entropies: ArrayLike<number | null | undefined> = [],
 ): ResponseStats {
   const all = meanOf(lengths);
-  const judged: { len: number; judge: number }[] = [];
-  lengths.forEach((len, i) => {
+  // Typed arrays and a numeric sort, not an object per response: a million records take a moment, not seconds.
+  const lens = new Float64Array(lengths.length);
+  const js = new Float64Array(lengths.length);
+  let m = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const len = lengths[i];
     const j = judges[i];
-    if (typeof len === 'number' && Number.isFinite(len) && typeof j === 'number' && Number.isFinite(j)) judged.push({ len, judge: j });
-  });
+    if (typeof len === 'number' && Number.isFinite(len) && typeof j === 'number' && Number.isFinite(j)) {
+      lens[m] = len;
+      js[m++] = j;
+    }
+  }
   let by_judge: ResponseStats['by_judge'] = null;
-  if (judged.length >= 2) {
-    const sorted = judged.map((x) => x.judge).sort((a, b) => a - b);
-    const m = sorted.length >> 1;
-    const median = sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
-    const high = meanOf(judged.filter((x) => x.judge >= median).map((x) => x.len));
-    const low = meanOf(judged.filter((x) => x.judge < median).map((x) => x.len));
-    by_judge = { median_judge: median, high: { n: high.n, mean_length: high.mean }, low: { n: low.n, mean_length: low.mean } };
+  if (m >= 2) {
+    const sorted = js.slice(0, m).sort();
+    const h = m >> 1;
+    const median = m % 2 ? sorted[h] : (sorted[h - 1] + sorted[h]) / 2;
+    let hn = 0;
+    let hs = 0;
+    let ln = 0;
+    let ls = 0;
+    for (let k = 0; k < m; k++) {
+      if (js[k] >= median) {
+        hn++;
+        hs += lens[k];
+      } else {
+        ln++;
+        ls += lens[k];
+      }
+    }
+    by_judge = { median_judge: median, high: { n: hn, mean_length: hn ? hs / hn : null }, low: { n: ln, mean_length: ln ? ls / ln : null } };
   }
   const ent = meanOf(entropies);
   return { n: all.n, mean_length: all.mean, by_judge, mean_entropy: ent.mean, n_entropy: ent.n };
