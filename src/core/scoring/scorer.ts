@@ -13,6 +13,12 @@ export interface ScoreRequest {
 export interface Scorer {
   /** How many prompts one call of scoreBatch should carry. */
   readonly batchSize: number;
+  /**
+   * How many batches the pipeline may keep in flight for this scorer
+   * (concurrency × replicas); the scorer limits itself below that. Absent:
+   * the policy's concurrency.
+   */
+  readonly maxInFlight?: number;
   /** Results in the order of `requests`; a failure of one prompt is a result, not a throw. */
   scoreBatch(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]>;
   close?(): Promise<void>;
