@@ -37,6 +37,15 @@ export function estimateTokens(text: string): number {
 }
 
 /**
+ * Lets the vocabulary go (about 150 MB of RSS): the next estimate loads it
+ * again. A scoring run has learned its rate after its first prompts and
+ * needs it no more.
+ */
+export function releaseEstimator(): void {
+  enc = undefined;
+}
+
+/**
  * Tokens per character, learned from the first prompts of a run and then
  * applied to the rest by their length, so that progress can show an estimate
  * without tokenizing every prompt twice.
@@ -46,7 +55,11 @@ export class TokenRate {
   private tokens = 0;
   private samples = 0;
 
-  constructor(private readonly sampleLimit = 64) {}
+  /** release: drop the vocabulary once the rate is learned (a long run should not carry it to the end). */
+  constructor(
+    private readonly sampleLimit = 64,
+    private readonly release = false,
+  ) {}
 
   /** Approximate tokens of a prompt: counted for the first prompts, scaled by length after. */
   add(text: string): number {
@@ -55,6 +68,7 @@ export class TokenRate {
       this.samples++;
       this.chars += text.length;
       this.tokens += n;
+      if (this.samples === this.sampleLimit && this.release) releaseEstimator();
       return n;
     }
     return Math.round((text.length * this.tokens) / Math.max(1, this.chars));

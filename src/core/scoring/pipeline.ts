@@ -65,7 +65,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   const writer = new Writer(store, items, summary, lookup, () => emit());
   const endpoints = new Endpoints(groups, config, store, opts.makeScorer, opts.probe);
   const repeat = opts.repeat ? new RepeatSample(opts.repeat.k, Math.max(1, opts.repeat.sample ?? 20)) : undefined;
-  const tokenRate = new TokenRate();
+  const tokenRate = new TokenRate(64, true);
 
   const queues = new Map(groups.map((g) => [g, new BoundedQueue<Job>(queueCapacity(g))]));
   let fatal: unknown;
