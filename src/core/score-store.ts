@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readLines } from './jsonl-lines';
 import { isExtraLine, type EndpointProfile, type ExtraLine, type RepeatLine } from './endpoint-profile';
-import { ResumeIndex } from './resume-index';
+import { ResumeIndex, keyHash96, type KeyHash } from './resume-index';
 import { ANSWER_CHECKS_VERSION, recheckStoredSpan } from './span';
 import type { LogIssue, ScoreLine } from './types';
 
@@ -47,7 +47,7 @@ function alive(pid: number): boolean {
  */
 export class ScoreStore {
   /** Per key: where its first good line is, its numbers, and which (log line, policy) pairs have a result; a record that repeats another's prompt and response still gets its own. */
-  private readonly done = new ResumeIndex();
+  private readonly done: ResumeIndex;
   private fd: number | undefined;
   private readFd: number | undefined;
   private size = 0;
@@ -59,15 +59,20 @@ export class ScoreStore {
   private lockFile: string | undefined;
   private lockText: string | undefined;
 
-  private constructor(readonly file: string) {}
+  private constructor(
+    readonly file: string,
+    keyHash: KeyHash,
+  ) {
+    this.done = new ResumeIndex(keyHash);
+  }
 
   /**
    * Opens (or creates) a scores file. With `lock`, takes FILE.lock for this
    * process: a second run on the same file stops at once and says who holds
    * it; a lock left by a killed run (its pid gone) is taken over.
    */
-  static async open(file: string, opts: { lock?: boolean } = {}): Promise<{ store: ScoreStore; report: StoreOpenReport }> {
-    const store = new ScoreStore(file);
+  static async open(file: string, opts: { lock?: boolean; /** For tests: how keys are hashed into the index. */ keyHash?: KeyHash } = {}): Promise<{ store: ScoreStore; report: StoreOpenReport }> {
+    const store = new ScoreStore(file, opts.keyHash ?? keyHash96);
     const report: StoreOpenReport = { results: 0, corrupt: [] };
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new StoreWriteError(file, Object.assign(new Error('it is a folder, not a file (give a file name)'), { code: 'EISDIR' }));
     // A scores file in a folder that does not exist yet: the folder is made, as the report does for its page.

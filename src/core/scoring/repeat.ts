@@ -19,14 +19,22 @@ export function median(xs: number[]): number {
  */
 export class RepeatSample {
   private readonly reservoirs = new Map<RunGroup, Job[]>();
-  private rng = 0x9e3779b9;
+  private rng: number;
   /** Per fingerprint: the spread (max − min) of each sampled record's log-probs. */
   readonly spreads = new Map<string, number[]>();
 
   constructor(
     readonly k: number,
     readonly size: number,
-  ) {}
+    seed = 0x9e3779b9,
+  ) {
+    this.rng = seed | 0 || 1;
+  }
+
+  /** The group's sample so far. */
+  sampleOf(g: RunGroup): readonly Job[] {
+    return this.reservoirs.get(g) ?? [];
+  }
 
   private random(): number {
     this.rng ^= this.rng << 13;
