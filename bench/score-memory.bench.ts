@@ -9,10 +9,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Scorer, ScoreRequest } from '../src/core/scoring/scorer';
+import type { SpanResult } from '../src/core/span';
 
 const RECORDS = Number(process.env.CJE_BENCH_RECORDS ?? 100_000);
 const SERVERS = Number(process.env.CJE_BENCH_SERVERS ?? 1);
 const POLICIES = ['base', 'alt', 'tuned', 'large'];
+/** loopback (default): completions servers in their own processes; inprocess: a backend in the scoring process that answers at once (for 1,000,000 records in minutes, not hours). */
+const BACKEND = process.env.CJE_BENCH_BACKEND === 'inprocess' ? 'inprocess' : 'loopback';
 
 const WORDS = 'the a of to and in is it that for on with as was at by an be this which or from are have not had but what all were when we there can been one do will more if out so up said about into than them only'.split(' ');
 
@@ -63,8 +67,34 @@ function startServer(): Promise<{ url: string; child: ChildProcess }> {
   });
 }
 
+/**
+ * The in-process backend: a result per prompt at once, with the response's
+ * pieces as tokens (so the scores lines are as long as the loopback ones) and
+ * log-probs from a hash of the text (different per policy and record).
+ */
+function inProcessScorer(model: string): Scorer {
+  return {
+    batchSize: 16,
+    async scoreBatch(reqs: ScoreRequest[]): Promise<SpanResult[]> {
+      await new Promise((r) => setImmediate(r));
+      return reqs.map(({ rendered }) => {
+        const text = rendered.text.slice(rendered.responseStart, rendered.scoredEnd);
+        const tokens = text.match(/.{1,4}/gs) ?? [];
+        let h = 2166136261;
+        for (let i = 0; i < model.length; i++) h = Math.imul(h ^ model.charCodeAt(i), 16777619);
+        const token_logprobs = tokens.map((t) => {
+          for (let i = 0; i < t.length; i++) h = Math.imul(h ^ t.charCodeAt(i), 16777619);
+          return -((h >>> 0) / 2 ** 32) * 4;
+        });
+        const logprob = token_logprobs.reduce((a, b) => a + b, 0);
+        return { ok: true as const, value: { logprob, tokens, token_logprobs, span: { method: 'text_offset' as const, approximate: false, firstToken: 0, endToken: tokens.length, endOfTurnScored: true, tokenization: 'joined' as const } } };
+      });
+    },
+  };
+}
+
 /** The scoring process: reports its idle RSS, then a sample every 500 ms, then the summary's counts. */
-async function child(log: string, out: string, urls: string[]): Promise<void> {
+async function child(log: string, out: string, urls: string[], backend: string): Promise<void> {
   const { runScoring } = await import('../src/core/score-run');
   const { CompletionsScorer } = await import('../src/scorers/completions');
   global.gc?.();
@@ -73,13 +103,13 @@ async function child(log: string, out: string, urls: string[]): Promise<void> {
   say({ baseline: process.memoryUsage.rss() });
   let done = 0;
   const t0 = Date.now();
-  const timer = setInterval(() => say({ t: Date.now() - t0, rss: process.memoryUsage.rss(), heap: process.memoryUsage().heapUsed, done }), 500);
+  const timer = setInterval(() => (process.env.CJE_BENCH_GC && global.gc?.(), say({ t: Date.now() - t0, rss: process.memoryUsage.rss(), heap: process.memoryUsage().heapUsed, done })), 500);
   const policies = Object.fromEntries(POLICIES.map((name, i) => [name, { provider: 'openai-compatible' as const, baseURL: urls[i % urls.length], model: `toy-${name}`, template: 'chatml', batchSize: 16, concurrency: 4 }]));
   const s = await runScoring({
     logFile: log,
     outFile: out,
     config: { behavior: 'base', policies },
-    makeScorer: async (p) => new CompletionsScorer({ baseURL: p.baseURL!, model: p.model, batchSize: p.batchSize ?? 16 }),
+    makeScorer: async (p) => (backend === 'inprocess' ? inProcessScorer(p.model) : new CompletionsScorer({ baseURL: p.baseURL!, model: p.model, batchSize: p.batchSize ?? 16 })),
     onProgress: (p) => (done = p.done),
   });
   clearInterval(timer);
@@ -107,15 +137,15 @@ async function main() {
     const log = path.join(dir, 'log.jsonl');
     writeLog(log);
     const logBytes = fs.statSync(log).size;
-    console.log(`score memory: ${RECORDS} records (${(logBytes / RECORDS).toFixed(0)} B each, ${(logBytes / 2 ** 20).toFixed(0)} MB), ${POLICIES.length} policies of ${POLICIES.length} fingerprints, ${SERVERS} loopback server process(es)`);
+    console.log(`score memory: ${RECORDS} records (${(logBytes / RECORDS).toFixed(0)} B each, ${(logBytes / 2 ** 20).toFixed(0)} MB), ${POLICIES.length} policies of ${POLICIES.length} fingerprints, ${BACKEND === 'loopback' ? `${SERVERS} loopback server process(es)` : 'in-process backend (no HTTP)'}`);
     const urls: string[] = [];
-    for (let i = 0; i < SERVERS; i++) {
+    for (let i = 0; i < (BACKEND === 'loopback' ? SERVERS : 0); i++) {
       const s = await startServer();
       servers.push(s.child);
       urls.push(s.url);
     }
     const out = path.join(dir, 'log.scores.jsonl');
-    const c = spawn(process.execPath, ['--expose-gc', __filename, '--child', log, out, urls.join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(process.execPath, ['--expose-gc', __filename, '--child', log, out, urls.join(',') || '-', BACKEND], { stdio: ['ignore', 'pipe', 'inherit'] });
     const samples: { t: number; rss: number; heap: number; done: number }[] = [];
     let baseline = 0;
     let end: { records: number; scored: number; failed: number; seconds: number; ess: (number | null)[] } | undefined;
@@ -154,7 +184,7 @@ async function main() {
 }
 
 if (process.argv[2] === '--child') {
-  child(process.argv[3], process.argv[4], process.argv[5].split(',')).catch((e) => {
+  child(process.argv[3], process.argv[4], process.argv[5].split(','), process.argv[6]).catch((e) => {
     console.error(e);
     process.exit(1);
   });

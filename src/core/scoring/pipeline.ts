@@ -3,7 +3,7 @@ import { policyDefaults } from '../config';
 import { countLines } from '../line-count';
 import { sameFile } from '../same-file';
 import { ScoreStore, defaultScoresPath } from '../score-store';
-import { TokenRate } from '../token-estimate';
+import { OffThreadTokenRate } from '../token-estimate';
 import { Batcher } from './batch';
 import { Endpoints } from './probe';
 import { batchSizeOf, policyGroups, type RunGroup } from './groups';
@@ -65,7 +65,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
   const writer = new Writer(store, items, summary, lookup, () => emit());
   const endpoints = new Endpoints(groups, config, store, opts.makeScorer, opts.probe);
   const repeat = opts.repeat ? new RepeatSample(opts.repeat.k, Math.max(1, opts.repeat.sample ?? 20)) : undefined;
-  const tokenRate = new TokenRate(64, true);
+  const tokenRate = new OffThreadTokenRate((late) => (progress.approxTokens += late));
 
   const queues = new Map(groups.map((g) => [g, new BoundedQueue<Job>(queueCapacity(g))]));
   let fatal: unknown;
@@ -136,6 +136,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
           if (g === firstGroup) summary.duplicate(rec, found.duplicateOf);
         }
         progress.approxTokens += tokenRate.add(job.rendered.text);
+        // The reading waits while the token counter's worker holds the vocabulary (about a second, once): the two peaks do not add up.
+        if (tokenRate.counting) await tokenRate.counting;
         if (!(await queues.get(g)!.push(job))) break reading;
         // A group's first full batch starts its backend here, in group order, as the reading waits: probes answer one endpoint at a time.
         if (!g.ready && ++pushed[groups.indexOf(g)] >= batchSizeOf(g) && !(await start(g))) break reading;
@@ -154,6 +156,7 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
     await Promise.allSettled([...senders, ...inflight]);
     store.close();
     for (const g of groups) await g.scorer?.close?.();
+    await tokenRate.close();
   }
   fatal ??= writer.fatal;
   if (fatal !== undefined) throw fatal;
