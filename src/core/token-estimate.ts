@@ -128,7 +128,7 @@ export class OffThreadTokenRate {
       this.samples.push(...samples);
       return this.inThread();
     }
-    this.worker.unref();
+    // Not unref'd: a reading that waits for it must not see the process exit under it; it exits once it has answered.
     const w = this.worker;
     this.counting = new Promise<void>((r) => w.once('exit', () => r())).finally(() => (this.counting = undefined));
     this.worker.once('message', (counts: number[]) => {

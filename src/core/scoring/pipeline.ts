@@ -1,12 +1,11 @@
 import { setMaxListeners } from 'node:events';
-import { policyDefaults } from '../config';
 import { countLines } from '../line-count';
 import { sameFile } from '../same-file';
 import { ScoreStore, defaultScoresPath } from '../score-store';
 import { OffThreadTokenRate } from '../token-estimate';
 import { Batcher } from './batch';
 import { Endpoints } from './probe';
-import { batchSizeOf, policyGroups, type RunGroup } from './groups';
+import { batchSizeOf, inFlightOf, policyGroups, type RunGroup } from './groups';
 import { OpenItems } from './items';
 import { LookupStage } from './lookup';
 import { Progress } from './progress';
@@ -24,8 +23,7 @@ import { Writer } from './write';
  * a full batch behind it, and no more (open records are bounded by it).
  */
 function queueCapacity(g: RunGroup): number {
-  const d = policyDefaults(g.policy);
-  return Math.max(64, 2 * d.batchSize * Math.max(d.concurrency, g.scorer?.maxInFlight ?? 0));
+  return Math.max(64, 2 * batchSizeOf(g) * inFlightOf(g));
 }
 
 /**
@@ -46,7 +44,8 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
 
   const groups: RunGroup[] = policyGroups(config, wanted);
   // Every batch in flight links its own signal to the run's: that many listeners is expected, not a leak.
-  if (opts.signal) setMaxListeners(groups.reduce((n, g) => n + policyDefaults(g.policy).concurrency, 10), opts.signal);
+  const listeners = () => opts.signal && setMaxListeners(groups.reduce((n, g) => n + inFlightOf(g), 10), opts.signal);
+  listeners();
   if (sameFile(outFile, opts.logFile)) throw new Error(`the scores file ${outFile} is the log itself: refusing to write into the input (give another --out)`);
   const { store, report: storeReport } = await ScoreStore.open(outFile, { lock: true });
 
@@ -80,6 +79,12 @@ export async function runScoring(opts: ScoreRunOptions): Promise<ScoreRunSummary
       ready: (x) => endpoints.ready(x),
       signal: opts.signal,
       stopping,
+      started: (x) => {
+        // The scorer's own ceiling (replicas × concurrency) is known now: the queue keeps two requests' worth for each.
+        const q = queues.get(x)!;
+        q.capacity = Math.max(q.capacity, queueCapacity(x));
+        listeners();
+      },
       inflight,
       write: (x, jobs, results) => {
         try {

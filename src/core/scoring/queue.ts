@@ -10,7 +10,8 @@ export class BoundedQueue<T> {
   private readonly takers: (() => void)[] = [];
   private readonly givers: (() => void)[] = [];
 
-  constructor(readonly capacity: number) {
+  /** May grow while the run goes (a scorer that turns out to keep more requests in flight). */
+  constructor(public capacity: number) {
     if (!(capacity >= 1)) throw new Error(`queue capacity must be at least 1, not ${capacity}`);
   }
 

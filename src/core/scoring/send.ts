@@ -42,6 +42,8 @@ export interface SendContext {
   /** True once the run is stopping (cancelled, or a fatal error elsewhere): nothing more is sent. */
   stopping: () => boolean;
   write: (g: RunGroup, jobs: Job[], results: SpanResult[]) => void;
+  /** The group's scorer is ready (its in-flight ceiling is known now). */
+  started?: (g: RunGroup) => void;
   /** Every batch in flight, so that a run that stops still waits for them (and keeps what they bring). */
   inflight: Set<Promise<void>>;
 }
@@ -63,6 +65,7 @@ export async function sendGroup(g: RunGroup, batcher: Batcher<Job>, ctx: SendCon
         // The scorer is made at the group's first send, so a rerun with nothing left starts no worker and asks no server.
         await ctx.ready(g);
         slots = new Slots(inFlightOf(g));
+        ctx.started?.(g);
         await slots.acquire();
         const size = batchSizeOf(g);
         if (batch.length > size) {
