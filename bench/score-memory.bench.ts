@@ -164,6 +164,7 @@ async function main() {
     if (code !== 0 || !end) throw new Error(`the scoring process exited with ${code}`);
     const MB = 2 ** 20;
     const peak = Math.max(...samples.map((s) => s.rss));
+    const atPeak = samples.find((s) => s.rss === peak)!;
     const half = samples.filter((s) => s.t >= samples[samples.length - 1].t / 2);
     const perRecord = slope(
       half.map((s) => s.done),
@@ -172,7 +173,7 @@ async function main() {
     const outBytes = fs.statSync(out).size;
     console.log(`  scored ${end.scored} (record, policy) pairs in ${end.seconds.toFixed(1)} s (${(end.records / end.seconds).toFixed(0)} records/s), failed ${end.failed}`);
     console.log(`  RSS idle baseline      ${(baseline / MB).toFixed(1)} MB`);
-    console.log(`  RSS peak               ${(peak / MB).toFixed(1)} MB   (goal at 1,000,000 records: under 300 MB)`);
+    console.log(`  RSS peak               ${(peak / MB).toFixed(1)} MB at ${atPeak.done} records done, ${(atPeak.t / 1000).toFixed(1)} s in   (goal at 1,000,000 records: under 300 MB)`);
     console.log(`  RSS slope, second half ${((perRecord * 100_000) / MB).toFixed(2)} MB per 100,000 records (${half.length} samples)`);
     console.log(`  scores file            ${(outBytes / MB).toFixed(0)} MB, ${(outBytes / (RECORDS * POLICIES.length)).toFixed(0)} B per line (disk grows with the log; memory should not)`);
     const step = Math.max(1, Math.floor(samples.length / 10));
