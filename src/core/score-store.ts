@@ -2,20 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readLines } from './jsonl-lines';
 import { isExtraLine, type EndpointProfile, type ExtraLine, type RepeatLine } from './endpoint-profile';
+import { ResumeIndex, keyHash96, type KeyHash } from './resume-index';
 import { ANSWER_CHECKS_VERSION, recheckStoredSpan } from './span';
 import { packScoreLine, unpackScoreLine, type TokenDetail } from './score-line-form';
 import type { LogIssue, ScoreLine } from './types';
-
-interface Done {
-  /** Per log line, the policies with a result for this key there: a record that repeats another's prompt and response still gets its own. */
-  lines: Map<number, Set<string>>;
-  offset: number;
-  length: number;
-  logprob: number;
-  /** The line kept its number with a suspect reason. */
-  suspect: boolean;
-  policies: Set<string>;
-}
 
 export interface StoreOpenReport {
   /** Lines already in the file that hold a result. */
@@ -57,7 +47,8 @@ function alive(pid: number): boolean {
  * last line, which open() detects and cuts off.
  */
 export class ScoreStore {
-  private readonly done = new Map<string, Done>();
+  /** Per key: where its first good line is, its numbers, and which (log line, policy) pairs have a result; a record that repeats another's prompt and response still gets its own. */
+  private readonly done: ResumeIndex;
   private fd: number | undefined;
   private readFd: number | undefined;
   private size = 0;
@@ -72,15 +63,23 @@ export class ScoreStore {
   /** How lines are written (score-line-form.ts); undefined: whole, as before packing. */
   private tokens: TokenDetail | undefined;
 
-  private constructor(readonly file: string) {}
+  private constructor(
+    readonly file: string,
+    keyHash: KeyHash,
+  ) {
+    this.done = new ResumeIndex(keyHash);
+  }
 
   /**
    * Opens (or creates) a scores file. With `lock`, takes FILE.lock for this
    * process: a second run on the same file stops at once and says who holds
    * it; a lock left by a killed run (its pid gone) is taken over.
    */
-  static async open(file: string, opts: { lock?: boolean; tokens?: TokenDetail } = {}): Promise<{ store: ScoreStore; report: StoreOpenReport }> {
-    const store = new ScoreStore(file);
+  static async open(
+    file: string,
+    opts: { lock?: boolean; tokens?: TokenDetail; /** For tests: how keys are hashed into the index. */ keyHash?: KeyHash } = {},
+  ): Promise<{ store: ScoreStore; report: StoreOpenReport }> {
+    const store = new ScoreStore(file, opts.keyHash ?? keyHash96);
     store.tokens = opts.tokens;
     const report: StoreOpenReport = { results: 0, corrupt: [] };
     if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new StoreWriteError(file, Object.assign(new Error('it is a folder, not a file (give a file name)'), { code: 'EISDIR' }));
@@ -176,7 +175,7 @@ export class ScoreStore {
               continue;
             }
           }
-          store.remember(parsed, l.offset, l.bytes);
+          store.remember(parsed, l.offset);
         }
       }
       if (report.truncated) fs.truncateSync(file, keepBytes);
@@ -184,24 +183,23 @@ export class ScoreStore {
     }
   }
 
-  private remember(l: ScoreLine, offset: number, length: number): void {
-    const d = this.done.get(l.key);
-    if (d) {
-      d.policies.add(l.policy);
-      const at = d.lines.get(l.line);
-      if (at) at.add(l.policy);
-      else d.lines.set(l.line, new Set([l.policy]));
-    } else this.done.set(l.key, { lines: new Map([[l.line, new Set([l.policy])]]), offset, length, logprob: l.logprob!, suspect: !!l.suspect?.length, policies: new Set([l.policy]) });
+  private remember(l: ScoreLine, offset: number): void {
+    this.done.add(l.key, l.line, l.policy, offset, l.logprob!, !!l.suspect?.length);
+  }
+
+  /** Keys with a successful result. */
+  get keys(): number {
+    return this.done.size;
   }
 
   /** Whether log line `line` has a result for this key under `policy`. */
   coversLine(key: string, line: number, policy: string): boolean {
-    return this.done.get(key)?.lines.get(line)?.has(policy) ?? false;
+    return this.done.covers(key, line, policy);
   }
 
   /** Whether `policy` already has a successful line for this key. */
   has(key: string, policy: string): boolean {
-    return this.done.get(key)?.policies.has(policy) ?? false;
+    return this.done.has(key, policy);
   }
 
   /** The log-prob of a successful result for this key, without reading the file. */
@@ -218,13 +216,32 @@ export class ScoreStore {
   find(key: string): ScoreLine | undefined {
     const d = this.done.get(key);
     if (!d || this.fd === undefined) return undefined;
-    const buf = Buffer.alloc(d.length);
     this.readFd ??= fs.openSync(this.file, 'r');
-    fs.readSync(this.readFd, buf, 0, d.length, d.offset);
+    // The index keeps no lengths (four bytes a key): read until the line's newline.
+    let buf = Buffer.alloc(this.lineGuess);
+    let have = 0;
+    for (;;) {
+      const n = fs.readSync(this.readFd, buf, have, buf.length - have, d.offset + have);
+      const nl = buf.indexOf(0x0a, have);
+      have += n;
+      if (nl !== -1 && nl < have) {
+        buf = buf.subarray(0, nl);
+        break;
+      }
+      if (n === 0) {
+        buf = buf.subarray(0, have);
+        break;
+      }
+      if (have === buf.length) buf = Buffer.concat([buf, Buffer.alloc(buf.length)]);
+    }
+    this.lineGuess = Math.max(this.lineGuess, Math.min(1 << 20, buf.length + 1));
     // The first line's bytes include a BOM if the file has one (readLines strips it from the text only).
-    // Tokens may be absent (not kept): the caller copies the line, and the copy is packed again.
-    return unpackScoreLine(JSON.parse(buf.toString('utf8').replace(/^\uFEFF/, ''))) as ScoreLine;
+    // Any stored form; tokens may be absent (not kept): the caller copies the line, and the copy is packed again.
+    const line = unpackScoreLine(JSON.parse(buf.toString('utf8').replace(/^\uFEFF/, ''))) as ScoreLine;
+    // The index knows keys by 96 bits: the full key is checked before anything is copied from the line.
+    return line.key === key ? line : undefined;
   }
+  private lineGuess = 4096;
 
   /** Appends lines with a single write. */
   append(lines: ScoreLine[]): void {
@@ -237,7 +254,7 @@ export class ScoreStore {
     for (let i = 0; i < lines.length; i++) {
       const len = Buffer.byteLength(texts[i], 'utf8');
       const l = lines[i];
-      if (l.error === null && typeof l.logprob === 'number') this.remember(l, offset, len - 1);
+      if (l.error === null && typeof l.logprob === 'number') this.remember(l, offset);
       offset += len;
     }
     this.size = offset;

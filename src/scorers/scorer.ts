@@ -1,26 +1,2 @@
-import type { EndpointProfile } from '../core/endpoint-profile';
-import type { SpanResult } from '../core/span';
-import type { RenderedPrompt } from '../core/types';
-
-export interface ScoreRequest {
-  rendered: RenderedPrompt;
-  /** The template's end-of-turn text, to check that it is one token. */
-  endOfTurn?: string;
-}
-
-/** A backend that scores flat prompts by teacher forcing. One instance serves one policy fingerprint. */
-export interface Scorer {
-  /** How many prompts one call of scoreBatch should carry. */
-  readonly batchSize: number;
-  /**
-   * How many batches the pipeline may keep in flight for this scorer (concurrency
-   * × replicas). The scorer limits itself below that (adaptive concurrency) and
-   * waits cancellably; undefined: the policy's concurrency.
-   */
-  readonly maxInFlight?: number;
-  /** Results in the order of `requests`; a failure of one prompt is a result, not a throw. */
-  scoreBatch(requests: ScoreRequest[], signal?: AbortSignal): Promise<SpanResult[]>;
-  close?(): Promise<void>;
-  /** Takes what the endpoint's probes found (e.g. that it needs max_tokens 1). */
-  adopt?(profile: EndpointProfile): void;
-}
+// The interface lives in core (core depends on it; backends here implement it); re-exported so existing imports keep working.
+export type { Scorer, ScoreRequest } from '../core/scoring/scorer';

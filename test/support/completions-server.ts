@@ -51,6 +51,10 @@ export interface CompletionsServerOptions {
   tokenIds?: boolean;
   /** Models served. When given, others get 404 model_not_found; GET /v1/models lists them. Default: any model accepted, lists ['toy-model']. */
   models?: string[];
+  /** top_logprobs holds the chosen token alone (see EchoOptions): for benchmarks. */
+  chosenTopOnly?: boolean;
+  /** Keep every request in `requests` (default true); false for long benchmarks, whose millions of prompts would fill the server's memory. */
+  record?: boolean;
   /** Called for every request (after it is recorded). */
   onRequest?: (r: RecordedRequest) => void;
   /**
@@ -147,6 +151,8 @@ export interface EchoOptions {
   dropSpaceOffsets?: boolean;
   entropy?: boolean;
   tokenIds?: boolean;
+  /** top_logprobs holds the chosen token alone: ranking the candidate vocabulary for every token is most of the server's time, which long benchmarks cannot wait for. */
+  chosenTopOnly?: boolean;
 }
 
 /** Tokens the server scores for a prompt (BOS first when it adds one). */
@@ -201,6 +207,12 @@ export function echoLogprobs(
     const prev = context;
     out.token_logprobs.push(model.logprob(prev, t.id));
     const top: Record<string, number> = {};
+    if (opts.chosenTopOnly) {
+      if (k > 0) top[opts.dropSpaceOffsets ? t.text.replace(/ /g, '\u2581') : t.text] = out.token_logprobs[i]!;
+      out.top_logprobs!.push(top);
+      out.entropy?.push(model.entropy(prev));
+      return;
+    }
     for (const e of model.topK(prev, { id: t.id, text: t.text }, k)) {
       const key = opts.dropSpaceOffsets ? e.token.replace(/ /g, '\u2581') : e.token;
       if (!(key in top)) top[key] = e.logprob;
@@ -341,7 +353,7 @@ export function startCompletionsServer(opts: CompletionsServerOptions = {}): Pro
     const path = (req.url ?? '/').split('?')[0];
     const body = parseBody(raw);
     const rec: RecordedRequest = { method: req.method ?? '', path, body, headers: redactHeaders(req.headers), receivedAt: Date.now() };
-    requests.push(rec);
+    if (opts.record !== false) requests.push(rec);
     opts.onRequest?.(rec);
 
     const isCompletions = path === '/v1/completions';
@@ -479,6 +491,8 @@ export const USAGE = `usage: node out/test/support/completions-server.js [option
   --api-key-env VAR              require the bearer token held in environment variable VAR
   --idle-exit-seconds N          exit after N seconds without a request
   --exit-on-stdin-end            exit when stdin closes
+  --no-record                    keep no list of requests (long benchmarks)
+  --chosen-top-only              top_logprobs holds the chosen token alone (fast, for benchmarks)
 Prints one line 'listening http://127.0.0.1:PORT/v1' and serves until SIGTERM/SIGINT or its parent exits.`;
 
 export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliOptions {
@@ -531,6 +545,8 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
         if (!(o.idleExitSeconds > 0)) throw new Error('--idle-exit-seconds needs a positive number');
         break;
       case '--exit-on-stdin-end': o.exitOnStdinEnd = true; break;
+      case '--no-record': o.record = false; break;
+      case '--chosen-top-only': o.chosenTopOnly = true; break;
       case '-h': case '--help': throw new Error(USAGE);
       default: throw new Error(`unknown option '${a}'\n${USAGE}`);
     }
