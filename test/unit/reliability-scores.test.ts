@@ -9,6 +9,7 @@ import type { CjeConfig, PolicyConfig, ScoreLine } from '../../src/core/types';
 import { CompletionsScorer, RETRY_AFTER_CAP_MS } from '../../src/scorers/completions';
 import { completionsScorerFactory } from '../../src/scorers/make-scorer';
 import { startCompletionsServer, type CompletionsServer } from '../support/completions-server';
+import { readScoresFile } from '../support/scores-file';
 
 const CJE = path.resolve(__dirname, '../../../bin/cje.js');
 
@@ -41,7 +42,7 @@ async function rawServer(handle: (req: http.IncomingMessage, res: http.ServerRes
 }
 
 const scoreLines = (file: string): ScoreLine[] =>
-  fs.readFileSync(file, 'utf8').split('\n').filter((l) => l && !l.startsWith('{"kind":')).map((l) => JSON.parse(l));
+  readScoresFile(file).filter((l) => l.kind === undefined);
 
 describe('reliability of scoring: inputs, outputs, locks, secrets, duplicates, retries', function () {
   this.timeout(60000);
@@ -157,9 +158,9 @@ describe('reliability of scoring: inputs, outputs, locks, secrets, duplicates, r
   it('resume re-checks lines written before the answer checks and rescores those that fail them', async () => {
     writeLog(records(2));
     const first = await runScoring({ logFile: log, config: config(server.baseURL), makeScorer: completionsScorerFactory() });
-    const lines = fs.readFileSync(first.outFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ScoreLine & { kind?: string });
+    const lines = readScoresFile(first.outFile);
     // As an older version wrote them: no `checks`; one of them with a positive log-prob the checks now refuse.
-    const old = lines.filter((l) => !l.kind).map(({ checks: _c, ...l }, i) => (i === 0 ? { ...l, token_logprobs: [0.5, ...l.token_logprobs.slice(1)], logprob: 0.5 + l.token_logprobs.slice(1).reduce((a, b) => a + b, 0) } : l));
+    const old = lines.filter((l) => !l.kind).map(({ checks: _c, ...l }, i) => (i === 0 ? { ...l, token_logprobs: [0.5, ...l.token_logprobs.slice(1)], logprob: 0.5 + l.token_logprobs.slice(1).reduce((a: number, b: number) => a + b, 0) } : l));
     fs.writeFileSync(first.outFile, old.map((l) => JSON.stringify(l)).join('\n') + '\n');
     const before = server.requests.length;
     const again = await runScoring({ logFile: log, config: config(server.baseURL), makeScorer: completionsScorerFactory() });

@@ -8,6 +8,7 @@ import { ScoreStore } from '../../src/core/score-store';
 import type { CjeConfig, PolicyConfig } from '../../src/core/types';
 import { CompletionsScorer } from '../../src/scorers/completions';
 import { startCompletionsServer, type CompletionsServer } from '../support/completions-server';
+import { readScoresFile } from '../support/scores-file';
 
 const RECORDS = [
   { prompt_id: 'a', prompt: 'What is machine learning?', response: 'Learning from data.', target_policy_logprobs: { clone: -1 }, base_policy_logprob: -1.02 },
@@ -103,7 +104,7 @@ describe('runScoring: probes before the first request, --repeat, and no backend 
     });
     assert.deepEqual(seen[0].policies.map((p) => p.name), ['base', 'clone']);
     assert.equal(server.requests.filter((r) => r.path === '/v1/completions').length, 0);
-    const lines = fs.readFileSync(path.join(dir, 'log.scores.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readScoresFile(path.join(dir, 'log.scores.jsonl'));
     assert.equal(lines.length, 1);
     assert.equal(lines[0].kind, 'endpoint_profile');
     // The profile line is neither a result nor a corrupt line for resume.
@@ -114,7 +115,7 @@ describe('runScoring: probes before the first request, --repeat, and no backend 
 
   it('--repeat K scores a sample K more times and measures the spread the server really has', async () => {
     const s = await runScoring({ logFile: log, config: config(), makeScorer, repeat: { k: 2, sample: 3 } });
-    const lines = fs.readFileSync(s.outFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readScoresFile(s.outFile);
     const repeats = lines.filter((l) => l.kind === 'repeat') as RepeatLine[];
     assert.equal(repeats.length, 3);
     let max = 0;
@@ -149,7 +150,7 @@ describe('runScoring: probes before the first request, --repeat, and no backend 
     const cfg: CjeConfig = { behavior: 'base', policies: { base: policy({ topLogprobs: 3 }), other: policy({ model: 'toy-2' }) } };
     const mk = async (p: PolicyConfig) => new CompletionsScorer({ baseURL: p.baseURL!, model: p.model, batchSize: 2, maxRetries: 0, topLogprobs: p.topLogprobs ?? 1 });
     const s = await runScoring({ logFile: log, config: cfg, makeScorer: mk });
-    const lines = fs.readFileSync(s.outFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readScoresFile(s.outFile);
     const asked = server.requests.filter((r) => r.path === '/v1/completions').map((r) => [(r.body as { model: string }).model, (r.body as { logprobs: number }).logprobs]);
     assert.deepEqual([...new Set(asked.map((a) => a.join(':')))].sort(), ['toy-2:1', 'toy-8b:3']);
     for (const l of lines) {
@@ -161,9 +162,9 @@ describe('runScoring: probes before the first request, --repeat, and no backend 
       l.top_logprobs.forEach((alts: Record<string, number>, i: number) => {
         const n = Object.keys(alts).length;
         assert.ok(n >= 1 && n <= 4, `token ${i}: ${n} alternatives`);
-        // The server's own token is among its alternatives or below all of them.
-        if (l.tokens[i] in alts) assert.equal(alts[l.tokens[i]], l.token_logprobs[i]);
-        else assert.ok(Object.values(alts).every((v) => v >= l.token_logprobs[i]));
+        // The server's own token is among its alternatives or below all of them (token log-probs are kept at float32 precision, see score-line-form.ts).
+        if (l.tokens[i] in alts) assert.equal(Math.fround(alts[l.tokens[i]]), l.token_logprobs[i]);
+        else assert.ok(Object.values(alts).every((v) => Math.fround(v as number) >= l.token_logprobs[i]));
       });
     }
   });
@@ -175,7 +176,7 @@ describe('runScoring: probes before the first request, --repeat, and no backend 
     const cfg: CjeConfig = { behavior: 'beh', policies: { beh: policy(), t1: policy({ model: 'toy-2' }), t2: policy({ model: 'toy-2' }) } };
     await runScoring({ logFile: log, config: cfg, policies: ['t1'], makeScorer });
     await runScoring({ logFile: log, config: cfg, makeScorer });
-    const lines = fs.readFileSync(path.join(dir, 'log.scores.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readScoresFile(path.join(dir, 'log.scores.jsonl'));
     const have = lines.filter((l) => !l.kind).map((l) => `${l.policy}@${l.line}`).sort();
     assert.deepEqual(have, ['beh@1', 'beh@2', 't1@1', 't1@2', 't2@1', 't2@2']);
   });
@@ -191,7 +192,7 @@ describe('runScoring: probes before the first request, --repeat, and no backend 
       // Same fingerprint needs the same base URL: score the log there first, then repeat.
       await runScoring({ logFile: log, config: cfg, makeScorer: mk });
       const s = await runScoring({ logFile: log, config: cfg, makeScorer: mk, repeat: { k: 1, sample: 4 } });
-      const repeats = fs.readFileSync(s.outFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.kind === 'repeat');
+      const repeats = readScoresFile(s.outFile).filter((l) => l.kind === 'repeat');
       assert.equal(repeats.length, 4);
       assert.deepEqual(repeats.map((r) => r.logprobs.length), [2, 2, 2, 2]);
     } finally {

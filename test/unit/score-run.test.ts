@@ -8,6 +8,7 @@ import type { CjeConfig, PolicyConfig, ScoreLine } from '../../src/core/types';
 import { startCompletionsServer, echoLogprobs, promptTokens, type CompletionsServer, type CompletionsServerOptions } from '../support/completions-server';
 import { ToyModel } from '../support/toy-model';
 import { ToyTokenizer } from '../support/toy-tokenizer';
+import { readScoresFile } from '../support/scores-file';
 
 const SYSTEM = 'You are a helpful assistant';
 
@@ -53,7 +54,7 @@ function policy(baseURL: string, model: string, extra: Partial<PolicyConfig> = {
 }
 
 function readScores(file: string): ScoreLine[] {
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return readScoresFile(file);
 }
 
 function makeScorer(p: PolicyConfig) {

@@ -19,6 +19,7 @@ import { policyTokenizerDir } from '../../src/scorers/separate-tokenization';
 import { CompletionsScorer } from '../../src/scorers/completions';
 import { scorerSettings } from '../../src/scorers/make-scorer';
 import { pseudoLogprob, startRealTokenizerServer } from '../support/real-tokenizer-server';
+import { readScoresFile } from '../support/scores-file';
 
 const ROOT = packageRoot();
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'tiny-llama');
@@ -70,7 +71,7 @@ describe('separate tokenization (the SFT convention)', function () {
       });
       assert.equal(summary.failed, 0, JSON.stringify(summary.errors));
       assert.equal(summary.scored, 6);
-      const lines: ScoreLine[] = fs.readFileSync(summary.outFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const lines: ScoreLine[] = readScoresFile(summary.outFile);
       const w = await manager.get({ model: FIXTURE });
       const tk = hfTokenizer(FIXTURE);
       const spec = policyTemplate(separate);
@@ -118,7 +119,7 @@ describe('separate tokenization (the SFT convention)', function () {
         makeScorer: async (p) => new CompletionsScorer({ ...(await scorerSettings(p, dir)), baseURL: p.baseURL! }),
       });
       assert.equal(summary.failed, 0, JSON.stringify(summary.errors));
-      const lines: ScoreLine[] = fs.readFileSync(summary.outFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const lines: ScoreLine[] = readScoresFile(summary.outFile);
       const tk = hfTokenizer(policyTokenizerDir(base, dir));
       const seam: Record<string, number> = {};
       for (const rec of recs) {

@@ -16,6 +16,7 @@ import { Batcher, startWorker, type BatchEngine, type RunningWorker } from '../.
 import { ModelThread } from '../../src/worker/thread';
 import { WorkerStartupError } from '../../src/worker/model';
 import type { SeqScores } from '../../src/worker/reduce';
+import { readScoresFile } from '../support/scores-file';
 
 const ROOT = packageRoot();
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'tiny-llama');
@@ -482,7 +483,7 @@ describe('worker: process, manager and end-to-end scoring', function () {
       assert.equal(summary.scored, 9, 'three records × three distinct fingerprints');
       assert.equal(summary.reused, 3);
       assert.equal(new Set(started).size, 3);
-      const lines: ScoreLine[] = fs.readFileSync(summary.outFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const lines: ScoreLine[] = readScoresFile(summary.outFile);
       for (const rec of ['a', 'b', 'c']) {
         const by = (p: string) => lines.find((l) => l.record === rec && l.policy === p)!;
         assert.equal(by('clone').logprob, by('base').logprob, 'identical policy: weight exactly 1');
