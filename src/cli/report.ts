@@ -118,7 +118,7 @@ Exit 1 when a target that must equal the behavior does not (rescored, or as the 
     if (b !== undefined && b > MAX_BOOTSTRAP) throw new UsageError(`--bootstrap ${b}: at most ${MAX_BOOTSTRAP} resamples`);
     if (tokenRecords !== undefined && tokenRecords > MAX_TOKEN_RECORDS) throw new UsageError(`--token-records ${tokenRecords}: at most ${MAX_TOKEN_RECORDS} (the page carries every token of each)`);
     // Never over an input: the report of a scores file must not replace the scores file.
-    const outPath = values.out ?? input.replace(/\.jsonl?$/i, '') + '.report.html';
+    const outPath = values.out ?? input.replace(/\.(jsonl?|csv)(\.gz)?$/i, '') + '.report.html';
     for (const [flag, target] of [['--out', outPath], ['--json', values.json]] as const) {
       if (!target) continue;
       for (const src of [input, log, config]) if (src && sameFile(target, src)) throw new UsageError(`${flag} ${target} is an input of this report (${src}): refusing to write over it`);

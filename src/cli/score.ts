@@ -25,7 +25,7 @@ teacher forcing, and appends one line per record and policy to LOG.scores.jsonl 
 that stops (Ctrl-C, a crash) keeps what it wrote; the same command resumes. "local" policies with a
 model folder get a local worker, started for the run and stopped at the end.
 Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: bad usage or config.`,
-  positionals: { name: 'LOG', min: 1, max: 1, summary: 'the JSONL log to score' },
+  positionals: { name: 'LOG', min: 1, max: 1, summary: 'the log to score (.jsonl, .jsonl.gz, or .csv with a header)' },
   options: {
     config: { type: 'string', short: 'c', value: 'CONFIG', summary: 'the policy config; default: cje.config.json beside the log, else in a folder above it up to the working folder, else in the working folder' },
     out: { type: 'string', short: 'o', value: 'FILE', summary: 'the scores file (default LOG.scores.jsonl, beside the log)' },

@@ -213,8 +213,9 @@ export async function exportScores(opts: ExportOptions): Promise<ExportSummary> 
   const ids: string[] = [];
   const meta: { line: number; group?: string; sample?: number; judge: number | null | undefined }[] = [];
   const lws = targets.map(() => [] as number[]);
-  // A sampled response repeating an earlier one of its record shares that one's score line.
+  // A sampled response repeating an earlier one of its record shares that one's score line (files written before each sample kept its own).
   const twins = new Map<string, string>();
+  let twinLine = -1;
   try {
     for await (const item of readLog(opts.log, { fields })) {
       if (item.kind === 'issue') {
@@ -225,7 +226,12 @@ export async function exportScores(opts: ExportOptions): Promise<ExportSummary> 
       const r = item.record;
       let twin: string | undefined;
       if (r.group !== undefined) {
-        const tk = `${r.line}\0${r.response}`;
+        // Samples of a line come one after another: the map holds one line's responses at a time.
+        if (twinLine !== r.line) {
+          twins.clear();
+          twinLine = r.line;
+        }
+        const tk = r.response;
         twin = twins.get(tk);
         if (twin === undefined) twins.set(tk, r.id);
       }

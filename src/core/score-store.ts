@@ -166,7 +166,8 @@ export class ScoreStore {
         }
         report.results++;
         if (parsed.error === null && typeof parsed.logprob === 'number') {
-          if (!((parsed.checks ?? 0) >= ANSWER_CHECKS_VERSION)) {
+          // A line that kept no token detail (tokens "flagged" or "none") cannot be re-checked: it is kept, not rescored.
+          if (!((parsed.checks ?? 0) >= ANSWER_CHECKS_VERSION) && parsed.tokens !== undefined) {
             const why = recheckStoredSpan(parsed.tokens, parsed.token_logprobs, parsed.logprob);
             if (why) {
               report.rechecked ??= { failed: 0, examples: [] };
@@ -184,7 +185,7 @@ export class ScoreStore {
   }
 
   private remember(l: ScoreLine, offset: number): void {
-    this.done.add(l.key, l.line, l.policy, offset, l.logprob!, !!l.suspect?.length);
+    this.done.add(l.key, l.line, coverageName(l.policy, l.record), offset, l.logprob!, !!l.suspect?.length);
   }
 
   /** Keys with a successful result. */
@@ -192,9 +193,9 @@ export class ScoreStore {
     return this.done.size;
   }
 
-  /** Whether log line `line` has a result for this key under `policy`. */
-  coversLine(key: string, line: number, policy: string): boolean {
-    return this.done.covers(key, line, policy);
+  /** Whether log line `line` has a result for this key under `policy` (for record `record`: each sampled response of a line has its own). */
+  coversLine(key: string, line: number, policy: string, record = ''): boolean {
+    return this.done.covers(key, line, coverageName(policy, record));
   }
 
   /** Whether `policy` already has a successful line for this key. */
@@ -302,6 +303,17 @@ export class ScoreStore {
     this.readFd = undefined;
   }
 }
+
+/**
+ * Whose coverage a result is: a policy's, and for a sampled response (id
+ * RECORD#i, several items on one log line) that sample's, so that two samples
+ * of one record with the same response each keep a line of their own.
+ */
+export function coverageName(policy: string, record: string): string {
+  const m = SAMPLE_SUFFIX.exec(record);
+  return m ? `${policy}\u0000${m[1]}` : policy;
+}
+const SAMPLE_SUFFIX = /#(\d+)$/;
 
 /** Default sidecar path: beside the log, `<log>.scores.jsonl`. */
 export function defaultScoresPath(logFile: string): string {

@@ -108,7 +108,7 @@ describe('cje: help, version and typos', () => {
       err: "cje score: --config needs a value, not the option --json: --config CONFIG (a value that starts with '-' is written --config=--json)\n",
     });
     assert.deepEqual(await cje('score', 'x.jsonl', '--json=yes'), { code: 2, out: '', err: 'cje score: --json takes no value (got --json=yes)\n' });
-    assert.deepEqual(await cje('score'), { code: 2, out: '', err: 'cje score: takes exactly one LOG: the JSONL log to score (got none)\n' });
+    assert.deepEqual(await cje('score'), { code: 2, out: '', err: 'cje score: takes exactly one LOG: the log to score (.jsonl, .jsonl.gz, or .csv with a header) (got none)\n' });
     assert.deepEqual(await cje('score', 'a.jsonl', 'b.jsonl'), { code: 2, out: '', err: 'cje score: takes exactly one LOG (got 2: a.jsonl b.jsonl)\n' });
     assert.deepEqual(await cje('lint'), { code: 2, out: '', err: 'cje lint: takes at least one CONFIG: a config file, e.g. cje.config.json (got none)\n' });
     assert.deepEqual(await cje('worker'), {

@@ -63,6 +63,23 @@ describe('ScoreStore', () => {
     }
   });
 
+  it('keeps a line written before the answer checks that kept no token detail (it cannot be re-checked), and re-checks one that did', async () => {
+    const file = fresh();
+    // As an older run wrote them: no `checks`; both with a positive token log-prob the checks now refuse.
+    const { checks: _c, ...old } = line('kept', 'base', { token_logprobs: [0.5, -13], logprob: -12.5 });
+    const bare = { ...old, tokens: undefined, token_logprobs: undefined, n_tokens: 2 };
+    const { checks: _d, ...withDetail } = line('rechecked', 'base', { token_logprobs: [0.5, -13], logprob: -12.5 });
+    fs.writeFileSync(file, [JSON.stringify(bare), JSON.stringify(withDetail)].join('\n') + '\n');
+    const { store, report } = await ScoreStore.open(file);
+    try {
+      assert.ok(store.has('kept', 'base'), 'no tokens to re-check: kept, not rescored');
+      assert.equal(store.has('rechecked', 'base'), false, 'its tokens fail the checks now: scored again');
+      assert.equal(report.rechecked?.failed, 1);
+    } finally {
+      store.close();
+    }
+  });
+
   it('append then reopen: has and find give the appended lines', async () => {
     const f = fresh();
     const a = line('ka', 'base');

@@ -28,7 +28,7 @@ export class LookupStage {
   look(names: string[], job: Job): Lookup {
     const { store } = this;
     // Done means done for this log line under each name: a record repeating another's prompt and response has its own lines.
-    const missing = names.filter((n) => !store.coversLine(job.key, job.line, n));
+    const missing = names.filter((n) => !store.coversLine(job.key, job.line, n, job.record));
     if (!missing.length) return { kind: 'covered', logprob: store.logprobOf(job.key)!, suspect: store.isSuspect(job.key) };
     const from = store.find(job.key);
     if (from) return { kind: 'copy', from, missing, ...(from.line !== job.line ? { duplicateOf: from.line } : {}) };
@@ -37,7 +37,8 @@ export class LookupStage {
       this.inFlight.set(job.key, { seq: job.seq, line: job.line });
       return { kind: 'send' };
     }
-    return { kind: 'send', duplicateOf: first.line };
+    // Another sample of the same record with the same response is no duplicate record: it is sent, and kept, as its own item.
+    return first.line === job.line ? { kind: 'send' } : { kind: 'send', duplicateOf: first.line };
   }
 
   /** The job's result is written (or failed): a later record with its key finds it in the store, or is sent anew. */

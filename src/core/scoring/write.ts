@@ -81,7 +81,11 @@ export class Writer {
     const lines: ScoreLine[] = [];
     jobs.forEach((job, i) => {
       for (const name of g.names) {
-        if (this.store.coversLine(job.key, job.line, name)) continue;
+        if (this.store.coversLine(job.key, job.line, name, job.record)) {
+          // Written meanwhile (the same item answered twice): its number still counts in the summary.
+          this.keep(name, job, this.store.logprobOf(job.key)!);
+          continue;
+        }
         const l = lineFor(g, name, job, results[i]);
         lines.push(l);
         if (l.error === null) {
