@@ -26,6 +26,8 @@ export interface ScoreIndexOptions {
 }
 
 const MAX_TEXT = 300;
+/** The id of the i-th sampled response of a record (log-reader.ts). */
+const SAMPLE_ID = /#\d+$/;
 const MAX_REASONS = 5;
 
 function short(s: string): string {
@@ -100,7 +102,9 @@ export class ScoreIndex {
     const line = v.line as number;
     if (!this.policies.includes(policy)) this.policies.push(policy);
     let at = this.byLine.get(line);
-    const old = at?.get(policy);
+    // Each sampled response of a line (RECORD#i) has its own score under each policy.
+    const slot = SAMPLE_ID.test(v.record as string) ? `${policy}\u0000${v.record as string}` : policy;
+    const old = at?.get(slot);
     if (!old && this.entries >= max) {
       this.dropped++;
       return;
@@ -117,14 +121,15 @@ export class ScoreIndex {
     if (typeof v.reused_from === 'string') entry.reusedFrom = v.reused_from;
     if (!at) this.byLine.set(line, (at = new Map()));
     if (!old) this.entries++;
-    at.set(policy, entry);
+    at.set(slot, entry);
   }
 
-  /** What the scores say about the log's line (1-based), in policy order. */
+  /** What the scores say about the log's line (1-based), in policy order (a line of sampled responses: each sample's, in order of appearance). */
   at(line: number): PolicyScore[] {
     const m = this.byLine.get(line);
     if (!m) return [];
-    return this.policies.filter((p) => m.has(p)).map((p) => m.get(p)!);
+    const order = new Map(this.policies.map((p, i) => [p, i]));
+    return [...m.values()].sort((a, b) => order.get(a.policy)! - order.get(b.policy)!);
   }
 
   /** Log lines with at least one score. */

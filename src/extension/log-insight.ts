@@ -20,6 +20,8 @@ import { lineHoverMarkdown } from './log-hover-text';
 
 const EDIT_DEBOUNCE_MS = 400;
 const DISK_DEBOUNCE_MS = 1000;
+/** Sampled responses of one line shown in its hover. */
+const MAX_SAMPLES_IN_HOVER = 8;
 
 export interface LogInsightOptions {
   /** The behavior policy of a log (from its config), or why there is none. */
@@ -191,13 +193,15 @@ export class LogInsight implements vscode.Disposable {
     const text = doc.lineAt(pos.line).text;
     if (!text.trim()) return undefined;
     const scores = index.at(lineNo);
-    let recordId: string | undefined;
+    // A line holds one record, or one item per sampled response (RECORD#i).
+    const ids: string[] = [];
     for await (const item of readLogLines(doc.uri.fsPath, [{ line: lineNo, text, bytes: Buffer.byteLength(text), unterminated: false, offset: 0 }], { fields: this.opts.behaviorOf(doc.uri.fsPath).fields })) {
-      if (item.kind === 'record') recordId = item.record.id;
-      break;
+      if (item.kind !== 'record') break;
+      ids.push(item.record.id);
     }
     // A bad line has its Problem; a line that is not scored yet says so only when the index is complete.
-    if (recordId === undefined) return undefined;
+    if (!ids.length) return undefined;
+    const recordId = ids[0];
     const range = new vscode.Range(pos.line, 0, pos.line, text.length);
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = false;
@@ -207,8 +211,20 @@ export class LogInsight implements vscode.Disposable {
       return new vscode.Hover(md, range);
     }
     const { behavior, missing } = this.opts.behaviorOf(doc.uri.fsPath);
-    const w = lineWeights(scores, behavior, recordId);
-    md.appendMarkdown(lineHoverMarkdown({ line: lineNo, recordId, scoresFile, behavior, behaviorMissing: missing, rows: w.rows, stale: w.stale }));
+    if (ids.length === 1) {
+      const w = lineWeights(scores, behavior, recordId);
+      md.appendMarkdown(lineHoverMarkdown({ line: lineNo, recordId, scoresFile, behavior, behaviorMissing: missing, rows: w.rows, stale: w.stale }));
+      return new vscode.Hover(md, range);
+    }
+    // One section per sample (the first few); scores of ids the line no longer has are stale.
+    const known = new Set(ids);
+    const stale = scores.filter((s) => !known.has(s.record));
+    ids.slice(0, MAX_SAMPLES_IN_HOVER).forEach((id, k) => {
+      const w = lineWeights(scores.filter((s) => s.record === id), behavior, id);
+      if (k) md.appendMarkdown('\n\n---\n\n');
+      md.appendMarkdown(lineHoverMarkdown({ line: lineNo, recordId: id, scoresFile, behavior, behaviorMissing: missing, rows: w.rows, stale: k === 0 ? stale : [] }));
+    });
+    if (ids.length > MAX_SAMPLES_IN_HOVER) md.appendMarkdown(`\n\n… and ${ids.length - MAX_SAMPLES_IN_HOVER} more sampled responses on this line (the report lists them all).`);
     return new vscode.Hover(md, range);
   }
 

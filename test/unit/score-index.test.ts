@@ -50,6 +50,27 @@ describe('core: score index (log line → scores)', () => {
     assert.deepEqual(ix.at(2), []);
   });
 
+  it('keeps each sampled response of a line (RECORD#i) under each policy, and their log-weights apart', async () => {
+    const f = path.join(dir, 's.scores.jsonl');
+    fs.writeFileSync(
+      f,
+      [
+        scoreLine({ line: 2, record: 'q#1', policy: 'base', logprob: -3 }),
+        scoreLine({ line: 2, record: 'q#0', policy: 'base', logprob: -5 }),
+        scoreLine({ line: 2, record: 'q#0', policy: 'other', logprob: -4 }),
+        scoreLine({ line: 2, record: 'q#1', policy: 'other', logprob: -3.5 }),
+      ].join('\n') + '\n',
+    );
+    const ix = await ScoreIndex.load(f);
+    const at = ix.at(2);
+    assert.equal(at.length, 4, 'two samples × two policies');
+    // log w per sample, by hand: q#0: −4 − (−5) = 1; q#1: −3.5 − (−3) = −0.5.
+    const w0 = lineWeights(at.filter((s) => s.record === 'q#0'), 'base', 'q#0');
+    const w1 = lineWeights(at.filter((s) => s.record === 'q#1'), 'base', 'q#1');
+    assert.equal(w0.rows.find((r) => r.policy === 'other')!.logWeight, 1);
+    assert.equal(w1.rows.find((r) => r.policy === 'other')!.logWeight, -0.5);
+  });
+
   it('reads on from where it stopped when the file grows, leaves a half-written last line for later, and reloads when it shrinks', async () => {
     const f = path.join(dir, 'b.scores.jsonl');
     const half = scoreLine({ line: 2, record: 'r2', policy: 'base', logprob: -7 });
