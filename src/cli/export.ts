@@ -2,13 +2,12 @@
 // (its scores file) written where users go next (src/core/export.ts).
 
 import * as path from 'node:path';
-import { formatConfigProblem, loadConfig } from '../core/config';
 import { defaultExportPath, EXPORT_FORMATS, exportScores, type ExportFormat, type ExportSummary } from '../core/export';
 import { formatIssue } from '../core/log-reader';
 import { sameFile } from '../core/same-file';
 import { defaultScoresPath } from '../core/score-store';
 import { defineCommand, runCommand, UsageError, type Io } from './command';
-import { assertReadableFile, fieldFlags, findConfig } from './inputs';
+import { assertReadableFile, configForLog, fieldFlags } from './inputs';
 import { formatTable } from './table';
 
 export const EXPORT_COMMAND = defineCommand({
@@ -41,13 +40,9 @@ Exit 0: written, every number present; 1: written, with nulls or bad lines (coun
     assertReadableFile(log);
     const scores = values.scores ?? defaultScoresPath(log);
     assertReadableFile(scores);
-    const configFile = values.config ?? findConfig(log)?.file;
-    if (!configFile) throw new UsageError('no --config given and no cje.config.json beside the log, in a folder above it or in the working folder');
-    const loaded = loadConfig(configFile);
-    if (!loaded.config) {
-      for (const p of loaded.problems) io.err.write(formatConfigProblem(configFile, p) + '\n');
-      return 2;
-    }
+    const loaded = configForLog(log, values.config, io);
+    if (!loaded) return 2;
+    const configFile = loaded.file;
     const out = values.out ?? defaultExportPath(log, format);
     for (const src of [log, scores, configFile]) if (sameFile(out, src)) throw new UsageError(`--out ${out} is an input of this export (${src}): refusing to write over it`);
     const summary = await exportScores({

@@ -4,8 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CONFIG_FILE_NAME, discoverConfig } from '../core/config-discovery';
 import { mergeFieldMaps, parseFieldFlags, type FieldMap } from '../core/field-map';
+import { formatConfigProblem, loadConfig } from '../core/config';
 import type { CjeConfig } from '../core/types';
-import { UsageError } from './command';
+import { UsageError, type Io } from './command';
 
 /**
  * Throws a one-line UsageError unless `file` is a file this process can read:
@@ -64,4 +65,19 @@ export function withFieldFlags(config: CjeConfig, values: string[] | undefined):
   const flags = fieldFlags(values);
   if (!flags) return config;
   return { ...config, fields: mergeFieldMaps(config.fields, flags) };
+}
+
+/**
+ * The config of a run on `log`: --config, else the one found beside or above the
+ * log. Its problems are printed, each with its place; undefined then (exit 2).
+ */
+export function configForLog(log: string, flag: string | undefined, io: Io): { file: string; config: CjeConfig } | undefined {
+  const file = flag ?? findConfig(log)?.file;
+  if (!file) throw new UsageError('no --config given and no cje.config.json beside the log, in a folder above it or in the working folder');
+  const loaded = loadConfig(file);
+  if (!loaded.config) {
+    for (const p of loaded.problems) io.err.write(formatConfigProblem(file, p) + '\n');
+    return undefined;
+  }
+  return { file, config: loaded.config };
 }

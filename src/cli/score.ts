@@ -1,5 +1,4 @@
 import * as path from 'node:path';
-import { formatConfigProblem, loadConfig } from '../core/config';
 import { missingMappedPaths } from '../core/field-map';
 import { formatIssue } from '../core/log-reader';
 import { sampleLogRecords } from '../core/log-sample';
@@ -14,7 +13,7 @@ import { TOKEN_DETAIL_MODES, type TokenDetail } from '../core/score-line-form';
 import { cheapProbes } from '../doctor/before-scoring';
 import { withLocalWorkers, workers } from '../worker/manager';
 import { defineCommand, runCommand, UsageError, type Io } from './command';
-import { assertReadableFile, findConfig, withFieldFlags } from './inputs';
+import { assertReadableFile, configForLog, withFieldFlags } from './inputs';
 import { formatTable, num } from './table';
 
 export const SCORE_COMMAND = defineCommand({
@@ -44,13 +43,9 @@ Exit 0: all done; 1: some lines or records failed, or the run was cancelled; 2: 
     const log = positionals[0];
     // Before a worker starts or a scores file is created: a log that cannot be read is bad usage.
     assertReadableFile(log);
-    const configFile = values.config ?? findConfig(log)?.file;
-    if (!configFile) throw new UsageError('no --config given and no cje.config.json beside the log, in a folder above it or in the working folder');
-    const loaded = loadConfig(configFile);
-    if (!loaded.config) {
-      for (const p of loaded.problems) io.err.write(formatConfigProblem(configFile, p) + '\n');
-      return 2;
-    }
+    const loaded = configForLog(log, values.config, io);
+    if (!loaded) return 2;
+    const configFile = loaded.file;
     const config = withFieldFlags(loaded.config, values.field);
     // Said before anything starts: a mapped path the log's first records lack reads nothing from there (lint CJE090 says it too).
     for (const m of missingMappedPaths(config.fields, sampleLogRecords(log))) {

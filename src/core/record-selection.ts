@@ -10,6 +10,8 @@
 // "Uniform sample" is the records with the smallest hash of their index: the
 // same records every time, no record favoured. Pure: arrays in, indices out.
 
+import { fmix32 } from './fmix32';
+
 export interface SelectionLimits {
   /** Records in the table at most, priority records aside (they are never dropped for the sample). */
   total: number;
@@ -47,13 +49,7 @@ export interface RecordSelection {
 
 /** A 32-bit mix of an index (murmur3's finaliser): the order of the uniform sample. */
 export function sampleRank(i: number): number {
-  let h = (i ^ 0x9e3779b9) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32((i ^ 0x9e3779b9) >>> 0);
 }
 
 /**

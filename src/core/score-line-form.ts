@@ -27,6 +27,7 @@
 // bench/report.bench.ts: a 300-token line 4.3 KB against 6.4 KB), so base64 it is.
 
 import type { ScoreLine } from './types';
+import { fmix32 } from './fmix32';
 
 /** Which lines keep their token detail: every line, the lines a diagnostic may show ("flagged"), or none. */
 export type TokenDetail = 'all' | 'flagged' | 'none';
@@ -77,12 +78,7 @@ export function sampleHash(s: string): number {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /**
