@@ -14,7 +14,9 @@ function fmt(x: number | null | undefined, digits: number): string {
 
 /** The short text summary printed after a report is made. */
 export function reportSummary(data: ReportData): string {
-  const header = ['policy', 'n', 'ESS/n', 'grade', 'k̂', 'band', 'Hill α', 'max share', 'identical', 'violations'];
+  const header = ['policy', 'n', 'ESS/n', 'grade', 'k̂', 'band', 'Hill α', 'max share', 'Hellinger', 'TTC', 'identical', 'violations'];
+  // CJE 0.3's overlap readings beside ours: the value and its grade.
+  const graded = (o: { value: number | null; status: string | null } | undefined) => (o && o.value !== null ? `${fmt(o.value, 3)}${o.status ? ` ${o.status}` : ''}` : '—');
   const rows = data.policies.map((p) => [
     p.name,
     String(p.n),
@@ -24,6 +26,8 @@ export function reportSummary(data: ReportData): string {
     p.too_few_records ? 'too few records' : p.khat_band,
     p.hill_alpha === null ? '—' : fmt(p.hill_alpha, 2),
     fmt(p.max_weight_share, 3),
+    graded(p.hellinger_affinity),
+    graded(p.ttc),
     p.identical.expected ? `expected (${p.identical.source})` : p.identical.probable ? 'probably meant' : 'no',
     p.identical.expected || p.identical.probable ? String(p.identical.violation_count) : '—',
   ]);

@@ -390,3 +390,28 @@ describe('overlap diagnostics (CJE 0.3)', () => {
     });
   });
 });
+
+describe('cje report text summary: the overlap columns', () => {
+  it('prints each target\'s Hellinger affinity (computed here from the weights) and TTC grade', async () => {
+    const os = await import('node:os');
+    const { reportSummary } = await import('../../src/cli/report');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cje-overlap-summary-'));
+    try {
+      // 30 records, log w_i = (i mod 5) − 2 under target t.
+      const lws = Array.from({ length: 30 }, (_, i) => (i % 5) - 2);
+      const log = path.join(dir, 'log.jsonl');
+      fs.writeFileSync(log, lws.map((lw, i) => JSON.stringify({ prompt_id: `p${i}`, prompt: 'q', response: 'a', base_policy_logprob: -10, target_policy_logprobs: { t: -10 + lw } })).join('\n') + '\n');
+      const data = await buildReportData({ input: log });
+      const w = lws.map(Math.exp);
+      const mean = w.reduce((a, b) => a + b, 0) / w.length;
+      const affinity = w.reduce((a, x) => a + Math.sqrt(x / mean), 0) / w.length;
+      const row = reportSummary(data).split('\n').find((l) => l.startsWith('t '));
+      assert.ok(row, 'a row for t');
+      assert.ok(row.includes(affinity.toFixed(3)), `${row} has ${affinity.toFixed(3)}`);
+      assert.match(row, / (good|marginal|poor|catastrophic) /);
+      assert.match(row, / (good|warning|critical) /);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
