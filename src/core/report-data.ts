@@ -720,6 +720,10 @@ export async function buildReport(opts: ReportOptions): Promise<ReportBuild> {
         rows.line.set(i, s.line);
         rows.scoreOffset.set(i, l.offset);
         rows.scoreBytes.set(i, l.bytes);
+      } else if (rows.logBytes.get(i) < 0 && rows.scoreBytes.get(i) < 0) {
+        // A row of a .gz or CSV log (read without offsets): the panel reads its id back from this line instead.
+        rows.scoreOffset.set(i, l.offset);
+        rows.scoreBytes.set(i, l.bytes);
       }
       let c = cols.get(s.policy);
       if (!c) {

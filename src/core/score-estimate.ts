@@ -3,6 +3,7 @@
 // each fingerprint group, and counts requests and approximate tokens.
 
 import * as fs from 'node:fs';
+import { ResumeIndex } from './resume-index';
 import { readLines } from './jsonl-lines';
 import { readLog } from './log-reader';
 import { renderDateFor } from './render-date';
@@ -39,18 +40,21 @@ export interface RunEstimate {
   approximate: string;
 }
 
-/** Keys with a successful line for each policy in an existing scores file (read only). */
-async function scoredKeys(file: string): Promise<Map<string, Set<string>>> {
-  const done = new Map<string, Set<string>>();
+/**
+ * Keys with a successful line in an existing scores file (read only), in the
+ * run's own compact index: a key there is copied, not sent, so its record costs
+ * nothing. A million records cost megabytes, as in the run itself.
+ */
+async function scoredKeys(file: string): Promise<ResumeIndex> {
+  const done = new ResumeIndex();
   if (!fs.existsSync(file)) return done;
   for await (const l of readLines(file, { maxLineBytes: 256 * 1024 * 1024 })) {
     if (l.text === undefined || l.unterminated) continue;
     try {
-      const s = JSON.parse(l.text) as { key?: unknown; policy?: unknown; error?: unknown; logprob?: unknown };
+      // Packed lines keep these fields as they are (score-line-form.ts).
+      const s = JSON.parse(l.text) as { key?: unknown; policy?: unknown; error?: unknown; logprob?: unknown; line?: unknown };
       if (typeof s.key === 'string' && typeof s.policy === 'string' && s.error === null && typeof s.logprob === 'number') {
-        let set = done.get(s.key);
-        if (!set) done.set(s.key, (set = new Set()));
-        set.add(s.policy);
+        done.add(s.key, typeof s.line === 'number' && s.line >= 0 ? s.line : 0, s.policy, l.offset, s.logprob, false);
       }
     } catch {
       /* a bad line is scored again: count it as not done */
@@ -95,8 +99,7 @@ export async function estimateRun(opts: { logFile: string; config: CjeConfig; ou
         est[i].renderErrors++;
         return;
       }
-      const have = done.get(scoreKey(rendered, g.fingerprint));
-      if (have && g.names.every((n) => have.has(n))) {
+      if (done.get(scoreKey(rendered, g.fingerprint)) !== undefined) {
         est[i].done++;
         return;
       }

@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { buildReport } from '../../src/core/report-data';
 import { checkPageRequest } from '../../src/core/record-page-request';
 import type { RecordRow } from '../../src/core/report-types';
@@ -78,6 +79,15 @@ describe('record pages', () => {
     const { columns } = await buildReport({ input: files.scores!, behavior: 'base', bootstrap: { b: 0 } });
     const page = columns.page({ page: 1, pageSize: 10, order: { by: 'line' }, filter: 'all' });
     assert.deepEqual(page.rows.map((r) => r.id), logIds(files.log).slice(10, 20));
+  });
+
+  it('with a .jsonl.gz log beside the scores (read without offsets), ids come from the scores file', async () => {
+    const files = writeSynthetic(path.join(dir, 'gz'), { n: 40, withScores: true, seed: 11, minTokens: 2, maxTokens: 4 });
+    const gz = files.log + '.gz';
+    fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(files.log)));
+    const { columns } = await buildReport({ input: files.scores!, log: gz, behavior: 'base', bootstrap: { b: 0 } });
+    const page = columns.page({ page: 2, pageSize: 10, order: { by: 'line' }, filter: 'all' });
+    assert.deepEqual(page.rows.map((r) => r.id), logIds(files.log).slice(20, 30));
   });
 
   it('messages: guards on both ends, and the host answers a page request with inReplyTo', async () => {
