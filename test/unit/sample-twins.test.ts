@@ -57,6 +57,7 @@ describe('sampled responses that repeat within a record', function () {
     assert.deepEqual(got, want, 'one line per (sample, policy)');
     for (const l of lines) assert.equal(l.logprob, expected(l.policy, responses[Number(l.record.split('#')[1])]), `${l.policy} ${l.record}`);
     assert.ok(lines.every((l) => l.duplicate_of === undefined), 'a sample of the same record is no duplicate record');
+    assert.ok(lines.every((l) => l.reused_from === undefined), 'a copy under its own policy names no policy it was reused from');
     assert.equal(s.duplicates.count, 0);
     for (const p of s.policies) assert.equal(p.scored, responses.length, `${p.name}: every sample counted in the summary`);
     // The mean log-prob over the samples, by hand: b: (−3.5 −3.5 −2.5 −3.5)/4; t: (−6 −6 −4 −6)/4.

@@ -37,7 +37,18 @@ export function lineFor(g: RunGroup, name: string, job: Job, res: SpanResult): S
 
 /** The lines a copy writes: the earlier result, under this record's line and each missing name. */
 export function copyLines(from: ScoreLine, missing: string[], job: Job, duplicateOf?: number): ScoreLine[] {
-  return missing.map((n) => ({ ...from, policy: n, record: job.record, line: job.line, reused_from: from.policy, ...(duplicateOf !== undefined ? { duplicate_of: duplicateOf } : {}), scored_at: new Date().toISOString() }));
+  // The copy names where the number was scored (not a copy of a copy), and its own duplicate, not the earlier line's.
+  const { reused_from: _r, duplicate_of: _d, ...rest } = from;
+  const source = from.reused_from ?? from.policy;
+  return missing.map((n) => ({
+    ...rest,
+    policy: n,
+    record: job.record,
+    line: job.line,
+    ...(n !== source ? { reused_from: source } : {}),
+    ...(duplicateOf !== undefined ? { duplicate_of: duplicateOf } : {}),
+    scored_at: new Date().toISOString(),
+  }));
 }
 
 /**
