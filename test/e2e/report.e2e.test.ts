@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildReport, buildReportData } from '../../src/core/report-data';
+import type { ReportData } from '../../src/core/report-types';
 import { reportHtml, writeReportHtml } from '../../src/core/report-html';
 import { packageRoot } from '../../src/core/package-root';
 import type { ScoreLine, SpanInfo } from '../../src/core/types';
@@ -22,6 +23,19 @@ const OUT = path.join(packageRoot(), 'test-output', 'report');
 type PW = typeof import('playwright-core');
 type Ctx = import('playwright-core').BrowserContext;
 type Page = import('playwright-core').Page;
+
+/**
+ * The report page as the panel serves it: no inline data (the host posts it),
+ * and `stub` (a script standing in for acquireVsCodeApi) ahead of the page's own.
+ */
+function writePanelPage(dir: string, data: ReportData, stub: string): string {
+  const html = reportHtml(data, undefined, 'TESTNONCE')
+    .replace(/<script type="application\/json" id="cje-data">[\s\S]*?<\/script>/, '')
+    .replace('<script nonce="TESTNONCE">', stub + '\n<script nonce="TESTNONCE">');
+  const file = path.join(dir, 'panel.html');
+  fs.writeFileSync(file, html);
+  return file;
+}
 
 describe('report in headless Chromium (e2e)', function () {
   this.timeout(180_000);
@@ -509,11 +523,7 @@ describe('report in headless Chromium (e2e)', function () {
     const data = await buildReportData({ input: files.scores!, log: files.log, behavior: 'base', bootstrap: { b: 100 } });
     // The panel gets no inline data; a stub of acquireVsCodeApi records what the view posts.
     const stub = `<script nonce="TESTNONCE">window.__sent = []; window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__sent.push(m) });</script>`;
-    const html = reportHtml(data, undefined, 'TESTNONCE')
-      .replace(/<script type="application\/json" id="cje-data">[\s\S]*?<\/script>/, '')
-      .replace('<script nonce="TESTNONCE">', stub + '\n<script nonce="TESTNONCE">');
-    const file = path.join(dir, 'panel.html');
-    fs.writeFileSync(file, html);
+    const file = writePanelPage(dir, data, stub);
     const page = await ctx.newPage();
     await page.emulateMedia({ colorScheme: 'dark' });
     const errors: string[] = [];
@@ -549,11 +559,7 @@ describe('report in headless Chromium (e2e)', function () {
     const stub =
       `<script nonce="TESTNONCE">window.__sent = []; window.__pages = ${JSON.stringify(pages).replace(/</g, '\\u003c')};` +
       `window.acquireVsCodeApi = () => ({ postMessage: (m) => { window.__sent.push(m); if (m.type === 'recordPage') setTimeout(() => window.postMessage({ type: 'recordPage', inReplyTo: m.messageId, page: window.__pages[m.request.page] }, '*'), 0); } });</script>`;
-    const html = reportHtml(data, undefined, 'TESTNONCE')
-      .replace(/<script type="application\/json" id="cje-data">[\s\S]*?<\/script>/, '')
-      .replace('<script nonce="TESTNONCE">', stub + '\n<script nonce="TESTNONCE">');
-    const file = path.join(dir, 'panel.html');
-    fs.writeFileSync(file, html);
+    const file = writePanelPage(dir, data, stub);
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));

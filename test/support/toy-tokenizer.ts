@@ -17,6 +17,11 @@
 // hashed with a prefix, so a special token and the same characters as plain
 // text get different ids, as in real vocabularies).
 
+import { fmix32 } from '../../src/core/fmix32';
+
+// The test servers hash their token choices with the same finaliser.
+export { fmix32 };
+
 export type PartialBytesMode = 'replacement' | 'bytes';
 
 export interface ToyToken {
@@ -76,15 +81,6 @@ export function hash32(input: string | ArrayLike<number>): number {
   return fmix32(h);
 }
 
-/** murmur3's 32-bit finalizer: every input bit flips about half the output bits. */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** Stable id of a token given its bytes and whether it is special. */
 export function tokenId(bytes: ArrayLike<number>, special: boolean): number {

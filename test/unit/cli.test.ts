@@ -6,26 +6,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
-import { COMMANDS, main } from '../../src/cli/main';
+import { COMMANDS } from '../../src/cli/main';
 import { closest, editDistance } from '../../src/cli/did-you-mean';
+import { cje, Sink } from '../support/cli-run';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void) {
-    this.text += chunk.toString();
-    cb();
-  }
-}
-
-async function cje(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new Sink();
-  const err = new Sink();
-  const code = await main(argv, { out, err });
-  return { code, out: out.text, err: err.text };
-}
 
 /** Each command's options as the README documents them, written apart from the command table. */
 const OPTIONS: Record<string, string[]> = {

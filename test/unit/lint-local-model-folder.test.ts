@@ -4,20 +4,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main';
 import { lintConfig, LINT_CODES } from '../../src/core/lint';
+import { Sink } from '../support/cli-run';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const TINY = path.join(ROOT, 'test', 'fixtures', 'tiny-llama');
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void) {
-    this.text += chunk.toString();
-    cb();
-  }
-}
 
 function pos(text: string, offset: number): [number, number] {
   const before = text.slice(0, offset).split('\n');

@@ -10,17 +10,11 @@ import { mulberry32 } from '../../src/core/diagnostics/estimates';
 import { buildReport } from '../../src/core/report-data';
 import { FLAG_FAILED, FLAG_SUSPECT, sampleRank, selectRecords, type SelectionLimits } from '../../src/core/record-selection';
 import { writeSynthetic } from '../e2e/synthetic';
+import { fmix32Big } from '../support/fmix32-reference';
 
 /** murmur3's fmix32 of (i xor golden ratio), in BigInt. */
 function rankBig(i: number): number {
-  const M = 0xffffffffn;
-  let h = (BigInt(i) ^ 0x9e3779b9n) & M;
-  h ^= h >> 16n;
-  h = (h * 0x85ebca6bn) & M;
-  h ^= h >> 13n;
-  h = (h * 0xc2b2ae35n) & M;
-  h ^= h >> 16n;
-  return Number(h);
+  return fmix32Big(BigInt(i) ^ 0x9e3779b9n);
 }
 
 /** The selection written out the long way: sort everything, take prefixes. */

@@ -2,12 +2,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { reportCommand } from '../../src/cli/report';
 import { packageRoot } from '../../src/core/package-root';
 import { APPROXIMATE_REASON, ReportInputError, buildReportData, histogram, parseIdenticalPairs, suspectKind, type ReportData } from '../../src/core/report-data';
 import { jsonForScript, reportHtml } from '../../src/core/report-html';
 import type { ScoreLine, SpanInfo } from '../../src/core/types';
+import { Sink } from '../support/cli-run';
 
 const ARENA = path.resolve(packageRoot(), '../shared/data/cje-arena-sample/logged_data.jsonl');
 
@@ -29,14 +29,6 @@ function scoreLine(policy: string, fingerprint: string, line: number, tokens: st
     scored_at: '2025-01-01T00:00:00Z',
   };
   return JSON.stringify(s);
-}
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void) {
-    this.text += chunk.toString();
-    cb();
-  }
 }
 
 describe('report data', () => {

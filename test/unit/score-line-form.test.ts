@@ -22,6 +22,7 @@ import { parseConfig, tokenDetailOf } from '../../src/core/config';
 import { ScoreIndex } from '../../src/core/score-index';
 import type { ScoreLine } from '../../src/core/types';
 import { mulberry32 } from '../../src/core/diagnostics/estimates';
+import { fmix32Big } from '../support/fmix32-reference';
 
 const WORDS = ' the| model| token|,| answer|\n| é|🙂| weight| of| data|'.split('|');
 
@@ -68,12 +69,7 @@ function fnvBig(s: string): number {
     h ^= BigInt(s.charCodeAt(i));
     h = (h * 0x01000193n) & M;
   }
-  h ^= h >> 16n;
-  h = (h * 0x85ebca6bn) & M;
-  h ^= h >> 13n;
-  h = (h * 0xc2b2ae35n) & M;
-  h ^= h >> 16n;
-  return Number(h);
+  return fmix32Big(h);
 }
 
 describe('score line forms', () => {

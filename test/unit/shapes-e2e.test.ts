@@ -8,27 +8,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { main } from '../../src/cli/main';
 import { startCompletionsServer, type CompletionsServer } from '../support/completions-server';
+import { cje, Sink } from '../support/cli-run';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void) {
-    this.text += chunk.toString();
-    cb();
-  }
-}
-
-async function cje(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new Sink();
-  const err = new Sink();
-  const code = await main(argv, { out, err });
-  return { code, out: out.text, err: err.text };
-}
 
 /** The score lines of a scores file, parsed here without the code under test: (policy, line, record) → logprob or null (error). */
 function scoreTable(file: string): Map<string, number | null> {
