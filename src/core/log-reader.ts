@@ -3,6 +3,7 @@ import { csvRecord, csvRows } from './csv-records';
 import { DEFAULT_PATHS, getPath, parsePath, type FieldMap, type FieldName, type Segment } from './field-map';
 import { DEFAULT_MAX_LINE_BYTES, NotJsonlError, readLines, type RawLine } from './jsonl-lines';
 import type { ChatMessage, LogIssue, LogRecord, Role } from './types';
+import { sampleId } from './sample-id';
 
 export type LogItem = { kind: 'record'; record: LogRecord } | { kind: 'issue'; issue: LogIssue };
 
@@ -298,7 +299,7 @@ export function normaliseRecords(value: unknown, line: number, opts: RecordOptio
   const oracle = responses.map((_, k) => numberAt(ol.path, ol.value, k, m, false));
   return responses.map((response, k) => ({
     line,
-    id: `${recordId}#${k}`,
+    id: sampleId(recordId, k),
     group: recordId,
     sample: k,
     prompt,
@@ -359,16 +360,13 @@ export async function* readCsvLines(file: string, source: AsyncIterable<RawLine>
   try {
     for await (const r of csvRows(source, { maxRecordBytes: max })) {
       if (badRun >= MAX_BAD_RUN) {
-        yield { kind: 'issue', issue: { file, line: r.line, reason: `stopped reading at line ${r.line}: the ${MAX_BAD_RUN} lines before it were all over the line limit or not text; this does not look like a CSV log` } };
+        yield stoppedReading(file, r.line, 'CSV');
         return;
       }
       if ('raw' in r) {
         badRun++;
         const l = r.raw;
-        const why = l.text === undefined
-          ? `line is longer than ${max} bytes (${sizeText(max)}, the maxLineBytes limit; --max-line-bytes raises it): ${sizeText(l.bytes)}, skipped`
-          : l.badUtf8At !== undefined ? `line is not valid UTF-8 (bad byte sequence at byte ${l.badUtf8At} of the line): a log must be UTF-8 text` : 'line holds a NUL byte: binary data, not CSV text';
-        yield { kind: 'issue', issue: { file, line: l.line, reason: why } };
+        yield { kind: 'issue', issue: { file, line: l.line, reason: notTextReason(l, max) ?? 'line holds a NUL byte: binary data, not CSV text' } };
         continue;
       }
       badRun = 0;
@@ -377,12 +375,11 @@ export async function* readCsvLines(file: string, source: AsyncIterable<RawLine>
         yield { kind: 'issue', issue: { file, line: r.line, reason: r.error } };
         continue;
       }
-      try {
-        for (const record of normaliseRecords(csvRecord(r.cells), r.line, { fields: opts.fields, textCells: true })) yield { kind: 'record', record };
+      const got = recordsOf(file, csvRecord(r.cells), r.line, { fields: opts.fields, textCells: true });
+      if ('issue' in got) yield got;
+      else {
+        for (const record of got.records) yield { kind: 'record', record };
         records++;
-      } catch (e) {
-        if (!(e instanceof FieldError)) throw e;
-        yield { kind: 'issue', issue: { file, line: r.line, field: e.field || undefined, reason: e.field ? `${e.field} ${e.message}` : e.message } };
       }
     }
   } catch (e) {
@@ -413,18 +410,13 @@ export async function* readLogLines(file: string, source: AsyncIterable<RawLine>
     for await (const l of source) {
       lines++;
       if (badRun >= MAX_BAD_RUN) {
-        yield {
-          kind: 'issue',
-          issue: { file, line: l.line, reason: `stopped reading at line ${l.line}: the ${MAX_BAD_RUN} lines before it were all over the line limit or not text; this does not look like a JSONL log` },
-        };
+        yield stoppedReading(file, l.line, 'JSONL');
         return;
       }
-      if (l.text === undefined) {
-        yield notText(l.line, `line is longer than ${max} bytes (${sizeText(max)}, the maxLineBytes limit; --max-line-bytes raises it): ${sizeText(l.bytes)}, skipped`);
-        continue;
-      }
-      if (l.badUtf8At !== undefined) {
-        yield notText(l.line, `line is not valid UTF-8 (bad byte sequence at byte ${l.badUtf8At} of the line): a log must be UTF-8 text`);
+      const why = notTextReason(l, max);
+      // (l.text is undefined only with a reason: the second test narrows the type.)
+      if (why !== undefined || l.text === undefined) {
+        yield notText(l.line, why!);
         continue;
       }
       const nul = l.text.indexOf('\0');
@@ -444,12 +436,11 @@ export async function* readLogLines(file: string, source: AsyncIterable<RawLine>
         yield { kind: 'issue', issue: { file, line: l.line, reason: `invalid JSON: ${(e as Error).message}${tail}` } };
         continue;
       }
-      try {
-        for (const record of normaliseRecords(value, l.line, { fields: opts.fields })) yield { kind: 'record', record };
+      const got = recordsOf(file, value, l.line, { fields: opts.fields });
+      if ('issue' in got) yield got;
+      else {
+        for (const record of got.records) yield { kind: 'record', record };
         records++;
-      } catch (e) {
-        if (!(e instanceof FieldError)) throw e;
-        yield { kind: 'issue', issue: { file, line: l.line, field: e.field || undefined, reason: e.field ? `${e.field} ${e.message}` : e.message } };
       }
     }
   } catch (e) {
@@ -459,6 +450,27 @@ export async function* readLogLines(file: string, source: AsyncIterable<RawLine>
   }
   if (lines === 0) yield { kind: 'issue', issue: { file, line: 0, reason: 'the log is empty: no lines' } };
   else if (records === 0) yield { kind: 'issue', issue: { file, line: 0, reason: 'the log has no usable record' } };
+}
+
+/** Why a line cannot be read as text: over the line limit, or not UTF-8 (undefined: it is text). */
+function notTextReason(l: RawLine, max: number): string | undefined {
+  if (l.text === undefined) return `line is longer than ${max} bytes (${sizeText(max)}, the maxLineBytes limit; --max-line-bytes raises it): ${sizeText(l.bytes)}, skipped`;
+  if (l.badUtf8At !== undefined) return `line is not valid UTF-8 (bad byte sequence at byte ${l.badUtf8At} of the line): a log must be UTF-8 text`;
+  return undefined;
+}
+
+function stoppedReading(file: string, line: number, format: 'JSONL' | 'CSV'): LogItem {
+  return { kind: 'issue', issue: { file, line, reason: `stopped reading at line ${line}: the ${MAX_BAD_RUN} lines before it were all over the line limit or not text; this does not look like a ${format} log` } };
+}
+
+/** The records of one parsed line, or the issue naming the field that spoils it. */
+function recordsOf(file: string, value: unknown, line: number, opts: RecordOptions): { records: LogRecord[] } | Extract<LogItem, { kind: 'issue' }> {
+  try {
+    return { records: normaliseRecords(value, line, opts) };
+  } catch (e) {
+    if (!(e instanceof FieldError)) throw e;
+    return { kind: 'issue', issue: { file, line, field: e.field || undefined, reason: e.field ? `${e.field} ${e.message}` : e.message } };
+  }
 }
 
 /** Consecutive over-long or non-text lines after which reading stops. */
