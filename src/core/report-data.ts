@@ -58,6 +58,7 @@ import {
   type TokenRecord,
   type TokenSection,
 } from './report-types';
+import { parseSampleId } from './sample-id';
 
 export * from './report-types';
 
@@ -564,8 +565,6 @@ async function readLogRows(
 
 const sampleKey = (line: number, id: string) => `${line}\0${id}`;
 
-/** The id of the i-th sampled response of a record (log-reader.ts). */
-const SAMPLE_ID = /#\d+$/;
 
 /** A score line's row: a sampled response's by line and id, any other record's by line. */
 function rowOf(rows: Rows, line: number, record: string): number | undefined {
@@ -712,7 +711,7 @@ export async function buildReport(opts: ReportOptions): Promise<ReportBuild> {
         i = rows.n++;
         // Without the log, a sampled response is known by its id (RECORD#i): each is its own row; any other
         // record is its line's row, whatever id an earlier version gave it (line:N before ids were read).
-        if (!opts.log && SAMPLE_ID.test(s.record)) {
+        if (!opts.log && parseSampleId(s.record)) {
           rows.bySample.set(sampleKey(s.line, s.record), i);
           rows.sample.set(i, 1);
         } else rows.byLine.set(s.line, i);
@@ -966,12 +965,12 @@ export async function buildReport(opts: ReportOptions): Promise<ReportBuild> {
     logBytes: rows.logBytes.take(n),
     scoreOffset: rows.scoreOffset.take(n),
     scoreBytes: rows.scoreBytes.take(n),
-    ...(rows.bySample.size ? { sampleIndex: Int32Array.from({ length: n }, (_, i) => (rows.sample.get(i) ? Number(SAMPLE_ID.exec(ids[i])![0].slice(1)) : -1)) } : {}),
+    ...(rows.bySample.size ? { sampleIndex: Int32Array.from({ length: n }, (_, i) => (rows.sample.get(i) ? parseSampleId(ids[i])!.index : -1)) } : {}),
     fields,
   });
   const records: RecordRow[] = Array.from(selection.rows, (i) => {
     const r = columns.row(i, ids[i]);
-    return rows.sample.get(i) ? { ...r, group: ids[i].replace(SAMPLE_ID, '') } : r;
+    return rows.sample.get(i) ? { ...r, group: parseSampleId(ids[i])!.group } : r;
   });
   /** Position in `records` of each selected record (-1: not in the table). */
   const tableRow = columns.c.tableRow;
@@ -1059,7 +1058,7 @@ function groupCounts(rows: Rows): { groups?: { records: number; samples: number 
   for (let i = 0; i < rows.n; i++) {
     if (!rows.sample.get(i)) continue;
     samples++;
-    seen.add(sampleKey(rows.line.get(i), rows.ids[i].replace(SAMPLE_ID, '')));
+    seen.add(sampleKey(rows.line.get(i), parseSampleId(rows.ids[i])!.group));
   }
   return samples ? { groups: { records: seen.size, samples } } : {};
 }

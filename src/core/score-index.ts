@@ -6,6 +6,7 @@
 import { isExtraLine } from './endpoint-profile';
 import { readLines } from './jsonl-lines';
 import { unpackScoreLine } from './score-line-form';
+import { parseSampleId } from './sample-id';
 
 export interface PolicyScore {
   policy: string;
@@ -26,8 +27,6 @@ export interface ScoreIndexOptions {
 }
 
 const MAX_TEXT = 300;
-/** The id of the i-th sampled response of a record (log-reader.ts). */
-const SAMPLE_ID = /#\d+$/;
 const MAX_REASONS = 5;
 
 function short(s: string): string {
@@ -103,7 +102,7 @@ export class ScoreIndex {
     if (!this.policies.includes(policy)) this.policies.push(policy);
     let at = this.byLine.get(line);
     // Each sampled response of a line (RECORD#i) has its own score under each policy.
-    const slot = SAMPLE_ID.test(v.record as string) ? `${policy}\u0000${v.record as string}` : policy;
+    const slot = parseSampleId(v.record as string) ? `${policy}\u0000${v.record as string}` : policy;
     const old = at?.get(slot);
     if (!old && this.entries >= max) {
       this.dropped++;

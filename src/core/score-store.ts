@@ -6,6 +6,7 @@ import { ResumeIndex, keyHash96, type KeyHash } from './resume-index';
 import { ANSWER_CHECKS_VERSION, recheckStoredSpan } from './span';
 import { packScoreLine, unpackScoreLine, type TokenDetail } from './score-line-form';
 import type { LogIssue, ScoreLine } from './types';
+import { parseSampleId } from './sample-id';
 
 export interface StoreOpenReport {
   /** Lines already in the file that hold a result. */
@@ -310,10 +311,9 @@ export class ScoreStore {
  * of one record with the same response each keep a line of their own.
  */
 export function coverageName(policy: string, record: string): string {
-  const m = SAMPLE_SUFFIX.exec(record);
-  return m ? `${policy}\u0000${m[1]}` : policy;
+  const s = parseSampleId(record);
+  return s ? `${policy}\u0000${s.index}` : policy;
 }
-const SAMPLE_SUFFIX = /#(\d+)$/;
 
 /** Default sidecar path: beside the log, `<log>.scores.jsonl`. */
 export function defaultScoresPath(logFile: string): string {
