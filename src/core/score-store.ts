@@ -6,6 +6,7 @@ import { ResumeIndex, keyHash96, type KeyHash } from './resume-index';
 import { ANSWER_CHECKS_VERSION, recheckStoredSpan } from './span';
 import { packScoreLine, unpackScoreLine, type TokenDetail } from './score-line-form';
 import type { LogIssue, ScoreLine } from './types';
+import { pidAlive } from './pid-alive';
 import { parseSampleId } from './sample-id';
 
 export interface StoreOpenReport {
@@ -31,15 +32,6 @@ export class StoreWriteError extends Error {
 
 /** Another process is writing the same scores file. */
 export class StoreLockedError extends Error {}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * The scores sidecar: an append-only JSONL file. Each result is written with
@@ -125,7 +117,7 @@ export class ScoreStore {
         /* unreadable: left by an older version or a broken disk; treated as stale below */
       }
       // Another run, in another process or in this one (two runs in one extension host), holds it while its pid lives.
-      if (typeof holder.pid === 'number' && alive(holder.pid)) {
+      if (typeof holder.pid === 'number' && pidAlive(holder.pid)) {
         throw new StoreLockedError(`${this.file} is being written by another cje run (pid ${holder.pid}${holder.pid === process.pid ? ', this process' : ''}, since ${holder.started ?? '?'}): wait for it to finish or stop it (${lock})`);
       }
       fs.rmSync(lock, { force: true });
